@@ -1,0 +1,225 @@
+"""One validated settings object for the whole service.
+
+Precedence, lowest to highest: built-in defaults < `config.yaml` < environment
+variables `INKDEX_<SECTION>__<KEY>` < command-line flags. Relative paths in the
+config file are resolved against the file's own folder; relative paths given in
+the environment or on the command line against the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+CONFIG_ENV = "INKDEX_CONFIG"
+
+# Dotted keys whose values are filesystem paths (resolved relative to their origin).
+_PATH_KEYS = (
+    ("data_dir",),
+    ("model", "bundle"),
+    ("model", "models_dir"),
+    ("model", "lexicon"),
+    ("synth", "font_cache"),
+    ("synth", "font_dirs"),
+)
+
+
+class SettingsError(ValueError):
+    """The configuration is invalid; the message names the offending key."""
+
+
+class _Section(BaseModel):
+    model_config = {"extra": "forbid"}
+
+
+class ModelSettings(_Section):
+    bundle: Path = Field(Path("models/inkdex-hw-0.1"), description="active model bundle folder")
+    models_dir: Path = Field(Path("models"), description="folder that holds all bundles")
+    decoder: Literal["greedy", "beam", "lexicon"] = "beam"
+    beam_width: int = Field(16, ge=1, le=256)
+    alternatives: int = Field(5, ge=0, le=20, description="alternative readings kept per word")
+    lexicon: Path | None = None
+    batch_size: int = Field(32, ge=1, le=1024)
+
+
+class ApiSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    token: str = Field("", description="bearer token for write/admin routes; empty = no auth")
+    cors_origins: list[str] = Field(default_factory=list)
+    max_query_length: int = Field(256, ge=1, le=10_000)
+
+
+class UploadSettings(_Section):
+    max_bytes: int = Field(25_000_000, ge=1)
+    max_pixels: int = Field(80_000_000, ge=1)
+
+
+class InboxSettings(_Section):
+    enabled: bool = True
+    polling: bool = False
+    poll_interval_s: float = Field(2.0, gt=0)
+    stable_s: float = Field(1.0, ge=0)
+    rescan_s: float = Field(60.0, gt=0)
+
+
+class IndexSettings(_Section):
+    default_limit: int = Field(10, ge=1, le=1000)
+    max_limit: int = Field(100, ge=1, le=10_000)
+    fuzzy_max_distance: int = Field(2, ge=1, le=2)
+    alternative_min_prob: float = Field(0.05, ge=0.0, le=1.0)
+
+
+class WorkerSettings(_Section):
+    enabled: bool = True
+    batch_pages: int = Field(8, ge=1, le=256)
+    max_attempts: int = Field(3, ge=1, le=100)
+    retry_backoff_s: float = Field(2.0, ge=0)
+
+
+class SynthSettings(_Section):
+    font_cache: Path = Field(Path("~/.cache/inkdex/fonts"))
+    font_dirs: list[Path] = Field(default_factory=list)
+
+
+class Settings(BaseSettings):
+    """Every tunable of inkdex. See `config.yaml` for what each one means."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INKDEX_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    data_dir: Path = Path("data")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    upload: UploadSettings = Field(default_factory=UploadSettings)
+    inbox: InboxSettings = Field(default_factory=InboxSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    synth: SynthSettings = Field(default_factory=SynthSettings)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, v: Any) -> Any:
+        return v.upper() if isinstance(v, str) else v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        file_values = _FILE_VALUES.get(settings_cls, {})
+        return (init_settings, env_settings, InitSettingsSource(settings_cls, file_values))
+
+
+_FILE_VALUES: dict[type, dict[str, Any]] = {}
+
+
+def _resolve_paths(values: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make the known path keys in a nested dict absolute against `base`."""
+
+    def fix(v: Any) -> Any:
+        if v is None or v == "":
+            return v
+        p = Path(os.path.expanduser(str(v)))
+        return str(p if p.is_absolute() else (base / p).resolve())
+
+    for keys in _PATH_KEYS:
+        node = values
+        for k in keys[:-1]:
+            node = node.get(k) if isinstance(node, dict) else None
+            if node is None:
+                break
+        if not isinstance(node, dict) or keys[-1] not in node:
+            continue
+        v = node[keys[-1]]
+        node[keys[-1]] = [fix(x) for x in v] if isinstance(v, list) else fix(v)
+    return values
+
+
+def default_config_path() -> Path | None:
+    """`$INKDEX_CONFIG`, else `./config.yaml` when it exists, else none (defaults only)."""
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    local = Path("config.yaml")
+    return local if local.is_file() else None
+
+
+def _format_error(err: ValidationError, origin: str) -> str:
+    parts = []
+    for e in err.errors():
+        key = ".".join(str(x) for x in e["loc"])
+        parts.append(f"{key}: {e['msg']} (got {e.get('input')!r})")
+    return f"invalid setting in {origin}: " + "; ".join(parts)
+
+
+def load_settings(
+    config: Path | str | None = None, overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Load settings from `config` (or the default file), env vars and `overrides`.
+
+    `overrides` is a nested dict, e.g. ``{"data_dir": "/tmp/x", "api": {"port": 9000}}``;
+    it wins over everything. Raises `SettingsError` naming the bad key.
+    """
+    path = Path(config) if config is not None else default_config_path()
+    file_values: dict[str, Any] = {}
+    origin = "defaults"
+    if path is not None:
+        if not path.is_file():
+            raise SettingsError(f"config file not found: {path}")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise SettingsError(f"config file {path} is not valid YAML: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise SettingsError(f"config file {path} must hold a mapping of settings")
+        file_values = _resolve_paths(loaded, path.resolve().parent)
+        origin = str(path)
+
+    overrides = _resolve_paths(dict(overrides or {}), Path.cwd())
+    # Each call gets its own subclass so concurrent loads with other files do not mix.
+    cls = type("LoadedSettings", (Settings,), {})
+    _FILE_VALUES[cls] = file_values
+    try:
+        settings = cls(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_format_error(exc, f"{origin} / environment / flags")) from exc
+    finally:
+        _FILE_VALUES.pop(cls, None)
+    return _absolutise(settings)
+
+
+def _absolutise(s: Settings) -> Settings:
+    """Resolve paths that came from defaults or env against the working directory."""
+    cwd = Path.cwd()
+
+    def fix(p: Path) -> Path:
+        p = p.expanduser()
+        return p if p.is_absolute() else (cwd / p).resolve()
+
+    s.data_dir = fix(s.data_dir)
+    s.model.bundle = fix(s.model.bundle)
+    s.model.models_dir = fix(s.model.models_dir)
+    if s.model.lexicon is not None:
+        s.model.lexicon = fix(s.model.lexicon)
+    s.synth.font_cache = fix(s.synth.font_cache)
+    s.synth.font_dirs = [fix(p) for p in s.synth.font_dirs]
+    return s
