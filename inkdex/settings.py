@@ -58,11 +58,15 @@ class ApiSettings(_Section):
     token: str = Field("", description="bearer token for write/admin routes; empty = no auth")
     cors_origins: list[str] = Field(default_factory=list)
     max_query_length: int = Field(256, ge=1, le=10_000)
+    image_max_side: int = Field(2400, ge=64, le=20_000, description="longest side of served pages")
+    image_jpeg_quality: int = Field(85, ge=30, le=100)
+    image_cache_entries: int = Field(256, ge=0, le=100_000)
 
 
 class UploadSettings(_Section):
     max_bytes: int = Field(25_000_000, ge=1)
     max_pixels: int = Field(80_000_000, ge=1)
+    max_filename_length: int = Field(200, ge=8, le=1000)
 
 
 class InboxSettings(_Section):

@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
-from api.deps import SettingsDep
+from api.deps import ArchiveDep
+from api.schemas import Health
 
 router = APIRouter(tags=["health"])
 
 
-class Health(BaseModel):
-    status: str
-    model: str | None
-    index_generation: str | None
-    documents: int | None
-    queue: int | None
-
-
-@router.get("/health", response_model=Health)
-def health(settings: SettingsDep) -> Health:
-    bundle = settings.model.bundle
+@router.get("/health", response_model=Health, summary="Service status")
+def health(archive: ArchiveDep) -> Health:
+    """The active model, the index generation answering searches, documents and queue depth."""
+    h = archive.health()
     return Health(
         status="ok",
-        model=bundle.name if bundle.is_dir() else None,
-        index_generation=None,
-        documents=None,
-        queue=None,
+        model=h.get("model"),
+        index_generation=h.get("index_generation"),
+        documents=h.get("documents"),
+        queue=h.get("queue"),
     )

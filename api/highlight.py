@@ -1,0 +1,65 @@
+"""Which word boxes of a page to outline for a query.
+
+The index decides first: the document's hit for the query carries the matching words
+(with stemming, alternatives and confidence rules applied exactly as in search). When
+the document is not among the hits (the query does not select it, or it lies beyond the
+largest result page), the words of the page whose reading or alternative readings match
+a query term are outlined instead, so the image still shows where the words are.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Any
+
+from recognizer.transcript import BBox, PageTranscript
+
+_OPERATORS = {"and", "or", "not", "andnot", "andmaybe", "to"}
+_EDGE_PUNCT = re.compile(r"^\W+|\W+$")
+
+
+def query_terms(q: str) -> list[str]:
+    """Lower-case words and wildcard patterns of a query, without operators or field names."""
+    terms = []
+    for token in re.findall(r"[\w*?'-]+(?::[\w*?'-]+)?", q):
+        token = token.split(":")[-1].lower().strip("'-")
+        if token and token not in _OPERATORS:
+            terms.append(token)
+    return terms
+
+
+def _norm(word: str) -> str:
+    return _EDGE_PUNCT.sub("", word.lower())
+
+
+def transcript_boxes(pages: list[PageTranscript], page: int, q: str) -> list[BBox]:
+    """Boxes on `page` of words (or alternative readings) that match a term of `q`."""
+    if not 0 <= page < len(pages):
+        return []
+    terms = query_terms(q)
+    if not terms:
+        return []
+    boxes = []
+    for line in pages[page].lines:
+        for word in line.words:
+            readings = [word.text, *(t for t, _ in word.alternatives)]
+            if any(fnmatch.fnmatchcase(_norm(r), t) for r in readings for t in terms):
+                boxes.append(word.bbox)
+    return boxes
+
+
+def highlight_boxes(
+    archive: Any,
+    doc_id: str,
+    q: str,
+    page: int,
+    pages: list[PageTranscript] | None,
+    max_limit: int,
+) -> list[BBox]:
+    """Boxes to draw on `page` of `doc_id` for the query `q` (see the module docstring)."""
+    result = archive.search(q, limit=max_limit)
+    for hit in result.hits:
+        if hit.doc_id == doc_id:
+            return [tuple(m.bbox) for m in hit.matches if m.page == page]
+    return transcript_boxes(pages or [], page, q)
