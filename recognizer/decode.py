@@ -1,0 +1,629 @@
+"""CTC decoding: a probability matrix -> text, N-best readings and per-word alternatives.
+
+Input is the network's softmax output for one line, ``probs``: T x C (frames x
+classes, class 0 = the CTC blank, class i = ``charset.chars[i - 1]``). Everything
+here is NumPy and works in log space.
+
+Decoders:
+- `greedy`: best path (argmax per frame, collapse repeats, drop blanks).
+- `beam_search`: CTC prefix beam search; N-best labellings.
+- `lexicon_beam_search`: prefix beam search whose letters must spell words of a
+  `Lexicon` (case-insensitive); digits, punctuation and spaces pass freely between
+  words (in the spirit of Scheidl's word beam search).
+- `read_line`: decodes a line and splits it into `WordReading`s with a confidence
+  and alternative spellings for each word, which the indexer stores.
+
+Probabilities: `Decoded.prob` of the beam decoders is the raw probability of the
+labelling, P(text | line) summed over its alignments (within the beam, so a lower
+bound), not normalised over the returned beams. For `greedy` it is the probability
+of the single best path.
+
+Frames: `Decoded.frames[i]` is the output frame at which character i was emitted.
+A beam's characters carry the frame where the probability of having emitted the
+character there outweighs that of having emitted it earlier, which for CTC's
+peaky outputs is the first frame of the character's spike (the same frame greedy
+reports).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+
+from recognizer.lexicon import Lexicon, LexiconError
+
+__all__ = [
+    "DecodeError",
+    "Decoded",
+    "Lexicon",
+    "LexiconError",
+    "LineReading",
+    "WordReading",
+    "beam_search",
+    "greedy",
+    "lexicon_beam_search",
+    "read_line",
+    "sequence_prob",
+]
+
+DecoderName = Literal["greedy", "beam", "lexicon"]
+
+NEG_INF = -math.inf
+# Characters below this probability in a frame are not tried as extensions there.
+PRUNE_PROB = 1e-4
+# Readings pooled per word to normalise its alternatives' probabilities.
+WORD_POOL = 8
+# Word alternatives below this posterior are dropped (the best reading is always kept).
+MIN_ALTERNATIVE_PROB = 0.01
+
+
+class CharsetLike(Protocol):
+    """What the decoders need of `recognizer.charset.Charset`."""
+
+    @property
+    def chars(self) -> str: ...
+
+
+class DecodeError(ValueError):
+    """The probability matrix does not fit the charset, or a decoder option is wrong."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One reading of a line: text, probability, and the frame of each character."""
+
+    text: str
+    prob: float
+    frames: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class WordReading:
+    """One word of a line reading.
+
+    `frame_start`/`frame_end` (inclusive) are output frames: the first and last
+    character's emission frames, widened by half the word's character pitch but not
+    past the neighbouring spaces. `alternatives` are ``(text, posterior)`` pairs,
+    best first; the first one is always `text` with its `confidence`.
+    """
+
+    text: str
+    confidence: float
+    frame_start: int
+    frame_end: int
+    alternatives: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class LineReading:
+    """A decoded line split into words. `confidence` is the mean of the word confidences."""
+
+    text: str
+    confidence: float
+    words: tuple[WordReading, ...]
+
+
+# -- input checks -------------------------------------------------------------------------------
+
+
+def _log_probs(probs: np.ndarray, charset: CharsetLike) -> np.ndarray:
+    """Validate a T x C probability matrix against the charset and return its log (float64)."""
+    a = np.asarray(probs)
+    if a.ndim != 2:
+        raise DecodeError(f"expected a T x C probability matrix, got shape {a.shape}")
+    n_classes = len(charset.chars) + 1
+    if a.shape[1] != n_classes:
+        raise DecodeError(
+            f"the probability matrix has {a.shape[1]} classes but the charset has "
+            f"{n_classes} (its {n_classes - 1} characters plus the blank); "
+            "is the bundle's charset.txt the one the model was trained with?"
+        )
+    a = a.astype(np.float64, copy=False)
+    if a.size and (not np.all(np.isfinite(a)) or a.min() < 0):
+        raise DecodeError("probabilities must be finite and non-negative (softmax outputs)")
+    with np.errstate(divide="ignore"):
+        return np.log(a)
+
+
+def _lse(a: float, b: float) -> float:
+    """log(exp(a) + exp(b)) for Python floats."""
+    if a < b:
+        a, b = b, a
+    if b == NEG_INF:
+        return a
+    return a + math.log1p(math.exp(b - a))
+
+
+# -- greedy -------------------------------------------------------------------------------------
+
+
+def greedy(probs: np.ndarray, charset: CharsetLike) -> Decoded:
+    """Best-path decoding: argmax per frame, repeats collapsed, blanks removed.
+
+    `prob` is the probability of that one path.
+    """
+    lp = _log_probs(probs, charset)
+    if lp.shape[0] == 0:
+        return Decoded("", 1.0, ())
+    best = lp.argmax(axis=1)
+    path_logp = float(lp[np.arange(lp.shape[0]), best].sum())
+    new = np.empty(best.shape, dtype=bool)
+    new[0] = True
+    new[1:] = best[1:] != best[:-1]
+    frames = np.flatnonzero(new & (best != 0))
+    chars = charset.chars
+    text = "".join(chars[c - 1] for c in best[frames])
+    return Decoded(text, math.exp(path_logp), tuple(int(f) for f in frames))
+
+
+# -- prefix beam search -------------------------------------------------------------------------
+
+
+class _LexiconRule:
+    """Adapts a Lexicon to the beam engine: a beam's state is the word being read."""
+
+    def __init__(self, lexicon: Lexicon, chars: str) -> None:
+        self.lexicon = lexicon
+        self.chars = chars
+        free = np.full(len(chars) + 1, NEG_INF)
+        free[[k for k, ch in enumerate(chars, start=1) if not ch.isalpha()]] = 0.0
+        self.free = free  # 0 for characters that may stand between words, -inf for letters
+
+    def transitions(self, state: str) -> tuple[np.ndarray, float]:
+        return self.lexicon.transitions(state, self.chars)
+
+    def child(self, state: str, c: int) -> str:
+        return state + self.chars[c - 1].lower()
+
+
+@dataclass
+class _Final:
+    node: int  # id of the beam's prefix in the engine's prefix tree
+    state: str | None
+    frames: tuple[int, ...]
+    logp: float  # acoustic: log P(prefix | frames)
+    lm: float  # accumulated lexicon prior
+
+
+def _prefix_beam(
+    lp: np.ndarray, beam_width: int, rule: _LexiconRule | None
+) -> tuple[list[_Final], list[int], list[int]]:
+    """CTC prefix beam search over log-probabilities `lp` (T x C).
+
+    Beams are vectors (K beams); per frame, every beam is extended by every class
+    whose probability passes `PRUNE_PROB`, in one K x C' array operation. A prefix
+    is an integer node in a tree of (parent, class) pairs, so beams are compared
+    in O(1). With a `rule`, a beam is a (prefix, word state) pair and extensions
+    are either "continue the word" (kind 0) or "a free character between words"
+    (kind 1). Returns the final beams and the prefix tree (parents, classes).
+    """
+    if beam_width < 1:
+        raise DecodeError(f"beam_width must be >= 1, got {beam_width}")
+    n_frames, n_classes = lp.shape
+    prune = math.log(PRUNE_PROB)
+    # Prefix tree: node 0 is the empty prefix.
+    tree_parent: list[int] = [-1]
+    tree_class: list[int] = [0]
+    tree_index: dict[tuple[int, int], int] = {}
+    # Per-beam data; `last` = last class of the prefix, n_classes for the empty prefix.
+    nodes: list[int] = [0]
+    states: list[str | None] = ["" if rule else None]
+    frames: list[tuple[int, ...]] = [()]
+    parents: list[tuple[object, int, int] | None] = [None]  # (parent key, class, kind)
+    pb = np.array([0.0])
+    pnb = np.array([NEG_INF])
+    last = np.array([n_classes])
+    lm = np.array([0.0])
+    lp_pad = np.concatenate([lp, np.full((n_frames, 1), NEG_INF)], axis=1)
+    # Without a rule, a class outside a frame's top beam_width + 1 cannot beat the
+    # beam_width extensions of the same beam by better classes, so it is never tried.
+    cap = beam_width + 1 if rule is None else n_classes
+
+    # Candidate classes per frame: likely enough, and (without a rule) among the top `cap`.
+    body = lp[:, 1:]
+    if cap < body.shape[1]:
+        top_cls = np.sort(np.argpartition(-body, cap - 1, axis=1)[:, :cap], axis=1)
+        likely = np.take_along_axis(body, top_cls, axis=1) > prune
+        cands = [top_cls[t][likely[t]] + 1 for t in range(n_frames)]
+    else:
+        cands = [np.flatnonzero(body[t] > prune) + 1 for t in range(n_frames)]
+
+    for t in range(n_frames):
+        y = lp_pad[t]
+        cand = cands[t]
+        n_cand = cand.size
+        total = np.logaddexp(pb, pnb)
+        stay_pb = total + y[0]
+        stay_pnb = pnb + y[last]
+        if n_cand == 0:  # no character is likely here: every beam just stays
+            pb, pnb = stay_pb, stay_pnb
+            continue
+        k = len(nodes)
+        keys = list(zip(nodes, states, strict=True)) if rule else nodes
+        index_of = {key: i for i, key in enumerate(keys)}
+        new_frames = list(frames)
+
+        # Extensions of every beam by every candidate class: acoustic K x C' and, per
+        # kind, the prior after extending (-inf where the rule forbids it).
+        acoustic = np.where(last[:, None] == cand[None, :], pb[:, None], total[:, None])
+        acoustic += y[cand][None, :]
+        if rule is None:
+            priors: list[np.ndarray] = []
+            scores = [acoustic + lm[:, None]]
+        else:
+            tables = [rule.transitions(s) for s in states]  # type: ignore[arg-type]
+            child = np.stack([tb[0] for tb in tables])[:, cand]
+            leave = np.array([tb[1] for tb in tables])
+            priors = [lm[:, None] + child, lm[:, None] + leave[:, None] + rule.free[cand][None, :]]
+            scores = [acoustic + prior for prior in priors]
+
+        # A beam whose parent is also a beam takes in the parent's extension.
+        cand_l = cand.tolist()
+        cand_pos = {c: p for p, c in enumerate(cand_l)}
+        pnb_list = stay_pnb.tolist()
+        merged = False
+        for j in range(k):
+            ref = parents[j]
+            if ref is None:
+                continue
+            i = index_of.get(ref[0])  # type: ignore[arg-type]
+            pos = cand_pos.get(ref[1])
+            if i is None or pos is None:
+                continue
+            sc = scores[ref[2]]
+            if sc[i, pos] == NEG_INF:
+                continue
+            v = float(acoustic[i, pos])
+            if v > pnb_list[j]:
+                new_frames[j] = frames[i] + (t,)
+            pnb_list[j] = _lse(pnb_list[j], v)
+            sc[i, pos] = NEG_INF
+            merged = True
+        if merged:
+            stay_pnb = np.array(pnb_list)
+
+        # Keep the best beam_width of the stays and the extensions.
+        flat = np.concatenate([np.logaddexp(stay_pb, stay_pnb) + lm, *(s.ravel() for s in scores)])
+        if flat.size > beam_width:
+            top = np.argpartition(-flat, beam_width - 1)[:beam_width]
+            top = top[np.argsort(-flat[top])]
+        else:
+            top = np.argsort(-flat)
+        top = top[flat[top] > NEG_INF]
+        if top.size == 0:  # every extension was forbidden and nothing survives
+            return [], tree_parent, tree_class
+        stay = top < k
+        rem = np.where(stay, 0, top - k)
+        kind = rem // (k * n_cand)
+        rem = rem % (k * n_cand)
+        src = np.where(stay, top, rem // n_cand)
+        pos = rem % n_cand
+        ext_c = cand[pos]
+        n_pb = np.where(stay, stay_pb[src], NEG_INF)
+        n_pnb = np.where(stay, stay_pnb[src], acoustic[src, pos])
+        n_last = np.where(stay, last[src], ext_c)
+        if rule is None:
+            n_lm = lm[src]
+        else:
+            ext_lm = np.where(kind == 0, priors[0][src, pos], priors[1][src, pos])
+            n_lm = np.where(stay, lm[src], ext_lm)
+
+        o_nodes: list[int] = []
+        o_states: list[str | None] = []
+        o_frames: list[tuple[int, ...]] = []
+        o_parents: list[tuple[object, int, int] | None] = []
+        for is_stay, i, c, kd in zip(
+            stay.tolist(), src.tolist(), ext_c.tolist(), kind.tolist(), strict=True
+        ):
+            if is_stay:
+                o_nodes.append(nodes[i])
+                o_states.append(states[i])
+                o_frames.append(new_frames[i])
+                o_parents.append(parents[i])
+                continue
+            parent_node = nodes[i]
+            node = tree_index.get((parent_node, c), -1)
+            if node < 0:
+                node = len(tree_parent)
+                tree_index[(parent_node, c)] = node
+                tree_parent.append(parent_node)
+                tree_class.append(c)
+            o_nodes.append(node)
+            if rule is None:
+                o_states.append(None)
+            else:
+                o_states.append(rule.child(states[i], c) if kd == 0 else "")  # type: ignore[arg-type]
+            o_frames.append(frames[i] + (t,))
+            o_parents.append((keys[i], c, kd))
+        if rule is not None:
+            # Two routes can reach one (prefix, state) beam; add them up.
+            o_keys = list(zip(o_nodes, o_states, strict=True))
+            if len(set(o_keys)) < len(o_keys):
+                first: dict[object, int] = {}
+                keep: list[int] = []
+                for r, key in enumerate(o_keys):
+                    f = first.get(key)
+                    if f is None:
+                        first[key] = r
+                        keep.append(r)
+                    else:
+                        n_pb[f] = np.logaddexp(n_pb[f], n_pb[r])
+                        n_pnb[f] = np.logaddexp(n_pnb[f], n_pnb[r])
+                n_pb, n_pnb, n_last, n_lm = n_pb[keep], n_pnb[keep], n_last[keep], n_lm[keep]
+                o_nodes = [o_nodes[r] for r in keep]
+                o_states = [o_states[r] for r in keep]
+                o_frames = [o_frames[r] for r in keep]
+                o_parents = [o_parents[r] for r in keep]
+        nodes, states, frames, parents = o_nodes, o_states, o_frames, o_parents
+        pb, pnb, last, lm = n_pb, n_pnb, n_last, n_lm
+
+    total = np.logaddexp(pb, pnb)
+    finals = [
+        _Final(n, s, f, float(total[i]), float(lm[i]))
+        for i, (n, s, f) in enumerate(zip(nodes, states, frames, strict=True))
+    ]
+    return finals, tree_parent, tree_class
+
+
+def _text(node: int, tree_parent: list[int], tree_class: list[int], chars: str) -> str:
+    out: list[str] = []
+    while node > 0:
+        out.append(chars[tree_class[node] - 1])
+        node = tree_parent[node]
+    return "".join(reversed(out))
+
+
+def beam_search(
+    probs: np.ndarray, charset: CharsetLike, beam_width: int = 16, top_n: int = 5
+) -> list[Decoded]:
+    """N-best CTC prefix beam search, most probable first.
+
+    Each `Decoded.prob` is the labelling's raw probability (summed over its
+    alignments), not renormalised over the returned list.
+    """
+    lp = _log_probs(probs, charset)
+    if lp.shape[0] == 0:
+        return [Decoded("", 1.0, ())]
+    finals, parent, cls = _prefix_beam(lp, beam_width, None)
+    finals.sort(key=lambda f: f.logp, reverse=True)
+    chars = charset.chars
+    return [
+        Decoded(_text(f.node, parent, cls, chars), math.exp(f.logp), f.frames)
+        for f in finals[: max(1, top_n)]
+    ]
+
+
+def lexicon_beam_search(
+    probs: np.ndarray,
+    charset: CharsetLike,
+    lexicon: Lexicon,
+    beam_width: int = 16,
+    top_n: int = 5,
+) -> list[Decoded]:
+    """N-best prefix beam search whose words (letter runs) are words of `lexicon`.
+
+    Matching ignores case; other characters (digits, punctuation, space) may stand
+    between words freely. Readings are ranked by acoustic log probability plus the
+    lexicon's frequency prior (if it has one); `prob` is the acoustic probability.
+    If no beam ends on a whole word, falls back to `beam_search`.
+    """
+    lp = _log_probs(probs, charset)
+    if lp.shape[0] == 0:
+        return [Decoded("", 1.0, ())]
+    rule = _LexiconRule(lexicon, charset.chars)
+    finals, parent, cls = _prefix_beam(lp, beam_width, rule)
+    chars = charset.chars
+    merged: dict[str, tuple[float, float, tuple[int, ...], float]] = {}
+    for f in finals:
+        leave = rule.transitions(f.state)[1]  # type: ignore[arg-type]
+        if leave == NEG_INF:
+            continue  # ends inside a word
+        text = _text(f.node, parent, cls, chars)
+        score = f.logp + f.lm + leave
+        prev = merged.get(text)
+        if prev is None:
+            merged[text] = (score, f.logp, f.frames, score)
+        else:
+            frames = f.frames if score > prev[3] else prev[2]
+            merged[text] = (
+                _lse(prev[0], score),
+                _lse(prev[1], f.logp),
+                frames,
+                max(score, prev[3]),
+            )
+    if not merged:
+        return beam_search(probs, charset, beam_width, top_n)
+    ranked = sorted(merged.items(), key=lambda kv: kv[1][0], reverse=True)
+    return [Decoded(t, math.exp(v[1]), v[2]) for t, v in ranked[: max(1, top_n)]]
+
+
+# -- exact labelling probability ----------------------------------------------------------------
+
+
+def sequence_prob(probs: np.ndarray, charset: CharsetLike, text: str) -> float:
+    """P(text | probs) by the CTC forward algorithm (exact, all alignments).
+
+    Characters outside the charset make the probability 0.
+    """
+    lp = _log_probs(probs, charset)
+    return math.exp(_sequence_logp(lp, charset.chars, text))
+
+
+def _sequence_logp(lp: np.ndarray, chars: str, text: str) -> float:
+    index = {ch: k for k, ch in enumerate(chars, start=1)}
+    try:
+        labels = [index[ch] for ch in text]
+    except KeyError:
+        return NEG_INF
+    n_frames = lp.shape[0]
+    if n_frames == 0:
+        return 0.0 if not labels else NEG_INF
+    ext = np.zeros(2 * len(labels) + 1, dtype=np.int64)
+    ext[1::2] = labels
+    # A skip over a blank is allowed into a character that differs from the one two back.
+    skip = np.zeros(ext.size, dtype=bool)
+    skip[3::2] = ext[3::2] != ext[1:-2:2]
+    alpha = np.full(ext.size, NEG_INF)
+    alpha[0] = lp[0, 0]
+    if labels:
+        alpha[1] = lp[0, ext[1]]
+    shifted1 = np.empty_like(alpha)
+    shifted2 = np.empty_like(alpha)
+    for t in range(1, n_frames):
+        shifted1[0] = NEG_INF
+        shifted1[1:] = alpha[:-1]
+        shifted2[:2] = NEG_INF
+        shifted2[2:] = alpha[:-2]
+        shifted2[~skip] = NEG_INF
+        alpha = np.logaddexp(np.logaddexp(alpha, shifted1), shifted2) + lp[t, ext]
+    return float(np.logaddexp(alpha[-1], alpha[-2])) if labels else float(alpha[-1])
+
+
+# -- words --------------------------------------------------------------------------------------
+
+
+def _decode(
+    probs: np.ndarray,
+    charset: CharsetLike,
+    decoder: str,
+    beam_width: int,
+    top_n: int,
+    lexicon: Lexicon | None,
+) -> list[Decoded]:
+    if decoder == "greedy":
+        return [greedy(probs, charset)]
+    if decoder == "beam":
+        return beam_search(probs, charset, beam_width, top_n)
+    if decoder == "lexicon":
+        if lexicon is None:
+            raise DecodeError("the lexicon decoder needs a lexicon (set model.lexicon)")
+        return lexicon_beam_search(probs, charset, lexicon, beam_width, top_n)
+    raise DecodeError(f"unknown decoder {decoder!r}; use greedy, beam or lexicon")
+
+
+def read_line(
+    probs: np.ndarray,
+    charset: CharsetLike,
+    decoder: DecoderName = "beam",
+    beam_width: int = 16,
+    alternatives: int = 5,
+    lexicon: Lexicon | None = None,
+    *,
+    min_alternative_prob: float = MIN_ALTERNATIVE_PROB,
+) -> LineReading:
+    """Decode a line and read each word with a confidence and alternative spellings.
+
+    The line's best reading is split at spaces. Each word is then read again on its
+    own frame span (from the space before it to the frame before the space after
+    it, with spaces counted as blank there):
+    - beam / lexicon: the span's N-best readings (`WORD_POOL` of them, lexicon-bound
+      for the lexicon decoder) plus the line's word are normalised to posteriors;
+      the line's word's posterior is its confidence, and up to `alternatives`
+      readings of at least `min_alternative_prob` are kept, the line's word first.
+    - greedy: the confidence is the exact CTC probability of the word on its span
+      and the only alternative is the word itself (fast path, no search).
+    Line confidence is the mean of the word confidences (for a line read as empty,
+    the probability of the empty reading).
+    """
+    lp = _log_probs(probs, charset)
+    best = _decode(probs, charset, decoder, beam_width, 1, lexicon)[0]
+    text = best.text
+    spans = _word_spans(text)
+    if not spans:
+        return LineReading(text, best.prob, ())
+    p = np.asarray(probs, dtype=np.float64)
+    space = charset.chars.find(" ") + 1  # 0 when the charset has no space
+    n_frames = lp.shape[0]
+    pitch = _char_pitch(text, best.frames)
+    words: list[WordReading] = []
+    for a, b in spans:
+        word = text[a:b]
+        lo = best.frames[a - 1] if a > 0 else 0
+        hi = best.frames[b] - 1 if b < len(text) else n_frames - 1
+        hi = max(hi, lo)
+        span = p[lo : hi + 1].copy()
+        if space:
+            span[:, 0] += span[:, space]
+            span[:, space] = 0.0
+        if decoder == "greedy":
+            with np.errstate(divide="ignore"):
+                conf = math.exp(_sequence_logp(np.log(span), charset.chars, word))
+            alts: tuple[tuple[str, float], ...] = ((word, conf),)
+        else:
+            conf, alts = _word_alternatives(
+                span,
+                charset,
+                word,
+                decoder,
+                beam_width,
+                lexicon,
+                alternatives,
+                min_alternative_prob,
+            )
+        first, final = best.frames[a], best.frames[b - 1]
+        half = pitch / 2
+        start = max(lo + (1 if a > 0 else 0), int(round(first - half)))
+        end = min(hi, int(round(final + half)))
+        words.append(WordReading(word, conf, min(start, first), max(end, final), alts))
+    confidence = sum(w.confidence for w in words) / len(words)
+    return LineReading(text, confidence, tuple(words))
+
+
+def _word_spans(text: str) -> list[tuple[int, int]]:
+    """Character ranges [a, b) of the space-separated words of `text`."""
+    spans = []
+    a = None
+    for i, ch in enumerate(text):
+        if ch == " ":
+            if a is not None:
+                spans.append((a, i))
+                a = None
+        elif a is None:
+            a = i
+    if a is not None:
+        spans.append((a, len(text)))
+    return spans
+
+
+def _char_pitch(text: str, frames: Sequence[int]) -> float:
+    """Median frame distance between neighbouring characters of the same word (2 if unknown)."""
+    gaps = [
+        frames[i + 1] - frames[i]
+        for i in range(len(text) - 1)
+        if text[i] != " " and text[i + 1] != " "
+    ]
+    return float(np.median(gaps)) if gaps else 2.0
+
+
+def _word_alternatives(
+    span: np.ndarray,
+    charset: CharsetLike,
+    word: str,
+    decoder: str,
+    beam_width: int,
+    lexicon: Lexicon | None,
+    alternatives: int,
+    min_prob: float,
+) -> tuple[float, tuple[tuple[str, float], ...]]:
+    """Posterior of `word` and its alternatives on a word's frame span."""
+    pool = _decode(span, charset, decoder, beam_width, max(WORD_POOL, alternatives), lexicon)
+    probs = {d.text: d.prob for d in pool}
+    if word not in probs:
+        with np.errstate(divide="ignore"):
+            probs[word] = math.exp(_sequence_logp(np.log(span), charset.chars, word))
+    total = sum(probs.values())
+    if total <= 0:
+        return 0.0, ((word, 0.0),)
+    posterior = {t: v / total for t, v in probs.items()}
+    conf = posterior[word]
+    others = sorted(
+        ((t, q) for t, q in posterior.items() if t and t != word and q >= min_prob),
+        key=lambda tq: tq[1],
+        reverse=True,
+    )
+    keep = max(1, alternatives)
+    return conf, ((word, conf), *others[: keep - 1])
