@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from inkdex.cli import add_command, not_implemented
+from inkdex.settings import Settings
 
 
 def _register_transcribe(sub: argparse._SubParsersAction) -> None:
@@ -17,13 +18,52 @@ def _register_transcribe(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
 
 
+def _train(args: argparse.Namespace, settings: Settings) -> int:
+    from recognizer.train import run_cli
+
+    return run_cli(args, settings)
+
+
 def _register_train(sub: argparse._SubParsersAction) -> None:
-    add_command(sub, "train", not_implemented("train"), "train a model bundle")
+    from recognizer.train import add_arguments
+
+    p = add_command(sub, "train", _train, "train a model bundle")
+    add_arguments(p)
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from recognizer.evaluate import run_eval
+
+    return run_eval(args, settings)
 
 
 def _register_eval(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "eval", not_implemented("eval"), "evaluate a model bundle")
-    p.add_argument("--labels", metavar="FILE")
+    p = add_command(
+        sub,
+        "eval",
+        _eval,
+        "measure a model bundle's CER and WER on labelled line images (prints JSON)",
+        settings_flags={
+            "decoder": "model.decoder",
+            "beam_width": "model.beam_width",
+            "lexicon": "model.lexicon",
+        },
+    )
+    src = p.add_argument_group("labelled lines (give one)")
+    src.add_argument("--labels", metavar="FILE", help="image_path<TAB>text file")
+    src.add_argument("--iam-lines", metavar="FILE", help="IAM ascii/lines.txt (with --images)")
+    src.add_argument("--iam-words", metavar="FILE", help="IAM ascii/words.txt (with --images)")
+    src.add_argument("--images", metavar="DIR", help="IAM lines/ or words/ image folder")
+    src.add_argument("--folder", metavar="DIR", help="folder of id_label.png images")
+    p.add_argument("--skip-err", action="store_true", help="IAM: skip rows marked 'err'")
+    p.add_argument("--model", metavar="BUNDLE", help="bundle folder or name in model.models_dir")
+    p.add_argument("--decoder", choices=["greedy", "beam", "lexicon"], help="default from config")
+    p.add_argument("--beam-width", type=int, metavar="N", help="default from config")
+    p.add_argument("--lexicon", metavar="FILE", help="word list for the lexicon decoder")
+    p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N lines")
+    p.add_argument("--report-lines", action="store_true", help="add per-line results")
+    p.add_argument("--json", action="store_true", help="one compact JSON line (default: indented)")
+    p.add_argument("--progress", action="store_true", help="progress bar on stderr")
 
 
 def _register_fonts(sub: argparse._SubParsersAction) -> None:
