@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 CONFIG ?= config.yaml
 FONT_CACHE ?= $(HOME)/.cache/inkdex/fonts
 
-.PHONY: serve test test-all lint bench fonts train clean-venv
+.PHONY: serve test test-all lint chromium bench fonts train clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,11 +30,24 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+test: lint chromium
 	$(BIN)/pytest -q
 
-test-all: lint
+test-all: lint chromium
 	$(BIN)/pytest -q -m ''
+
+# Headless Chromium for the web-page test (tests/api/test_browser.py). Installed with
+# apt-get when missing and running as root; otherwise that test skips and says why.
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing chromium for the browser test"; \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
+				|| echo "could not install chromium; the browser test will be skipped"; \
+		else \
+			echo "chromium not found and not root: the browser test will be skipped"; \
+		fi; \
+	fi
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/run_all.py
