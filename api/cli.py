@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 from inkdex.cli import add_command
 from inkdex.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Seconds a shutdown (SIGTERM, Ctrl-C) waits for requests in flight before closing them.
+GRACEFUL_SHUTDOWN_S = 10
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -13,12 +19,19 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from api.main import create_app
 
+    if settings.api.host not in ("127.0.0.1", "localhost", "::1") and not settings.api.token:
+        log.warning(
+            "serving on %s without an API token: anyone who can reach it may upload and "
+            "delete documents (set INKDEX_API__TOKEN)",
+            settings.api.host,
+        )
     app = create_app(settings)
     uvicorn.run(
         app,
         host=settings.api.host,
         port=settings.api.port,
         log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     return 0
 

@@ -104,3 +104,18 @@ def test_pdf_pages_are_rendered_one_at_a_time(client) -> None:
     p1 = _rgb(client.get(f"/documents/{doc_id}/image", params={"size": 200, "page": 1}))
     assert max(p0.shape[:2]) == 200
     assert p0.mean() > 200 and p1.mean() < 50
+
+
+def test_exif_rotated_photo_is_served_upright(client) -> None:
+    """Boxes are measured on the page after EXIF rotation, so the image must be rotated too."""
+    im = Image.new("RGB", (300, 100), "white")
+    im.paste((0, 0, 0), (0, 0, 30, 30))  # a black square in the stored top-left corner
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display rotated 90 degrees clockwise
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", exif=exif, quality=95)
+    doc_id = client.post("/documents", files={"file": ("rot.jpg", buf.getvalue())}).json()["doc_id"]
+    rgb = _rgb(client.get(f"/documents/{doc_id}/image"))
+    assert rgb.shape[:2] == (300, 100)  # upright: 100 wide, 300 tall
+    assert rgb[5:25, 75:95].mean() < 60  # the square is now top-right
+    assert rgb[5:25, 5:25].mean() > 200
