@@ -125,6 +125,10 @@ def _log_probs(probs: np.ndarray, charset: CharsetLike) -> np.ndarray:
     a = a.astype(np.float64, copy=False)
     if a.size and (not np.all(np.isfinite(a)) or a.min() < 0):
         raise DecodeError("probabilities must be finite and non-negative (softmax outputs)")
+    if a.size and np.abs(a.sum(axis=1) - 1.0).max() > 1e-3:
+        raise DecodeError(
+            "each frame's probabilities must sum to 1 (softmax outputs, not logits or log-probs)"
+        )
     with np.errstate(divide="ignore"):
         return np.log(a)
 
@@ -389,6 +393,8 @@ def beam_search(
     if lp.shape[0] == 0:
         return [Decoded("", 1.0, ())]
     finals, parent, cls = _prefix_beam(lp, beam_width, None)
+    if not finals:  # unreachable for softmax rows, kept so callers can index [0]
+        return [Decoded("", 0.0, ())]
     finals.sort(key=lambda f: f.logp, reverse=True)
     chars = charset.chars
     return [
@@ -520,8 +526,9 @@ def read_line(
     The line's best reading is split at spaces. Each word is then read again on its
     own frame span (from the space before it to the frame before the space after
     it, with spaces counted as blank there):
-    - beam / lexicon: the span's N-best readings (`WORD_POOL` of them, lexicon-bound
-      for the lexicon decoder) plus the line's word are normalised to posteriors;
+    - beam / lexicon: the span's N-best readings (`WORD_POOL` of them or `alternatives`
+      if more, found with a beam at least that wide, lexicon-bound for the lexicon
+      decoder) plus the line's word are normalised to posteriors;
       the line's word's posterior is its confidence, and up to `alternatives`
       readings of at least `min_alternative_prob` are kept, the line's word first.
     - greedy: the confidence is the exact CTC probability of the word on its span
@@ -610,7 +617,8 @@ def _word_alternatives(
     min_prob: float,
 ) -> tuple[float, tuple[tuple[str, float], ...]]:
     """Posterior of `word` and its alternatives on a word's frame span."""
-    pool = _decode(span, charset, decoder, beam_width, max(WORD_POOL, alternatives), lexicon)
+    n = max(WORD_POOL, alternatives)
+    pool = _decode(span, charset, decoder, max(beam_width, n), n, lexicon)
     probs = {d.text: d.prob for d in pool}
     if word not in probs:
         with np.errstate(divide="ignore"):

@@ -215,10 +215,11 @@ def test_read_line_splits_words_with_frame_spans_in_order() -> None:
     assert all(w.confidence == pytest.approx(1.0, abs=1e-6) for w in line.words)
 
 
-def test_read_line_gives_alternatives_with_posteriors_best_first() -> None:
+@pytest.mark.parametrize("beam_width", [1, 16])
+def test_read_line_gives_alternatives_with_posteriors_best_first(beam_width: int) -> None:
     frames = spell("on cat", p=1.0)
     frames[9] = {"a": 0.7, "u": 0.3}  # the 'a' of cat
-    line = read_line(probs_from(frames), DEFAULT_CHARSET, alternatives=5)
+    line = read_line(probs_from(frames), DEFAULT_CHARSET, beam_width=beam_width, alternatives=5)
     cat = line.words[1]
     assert cat.text == "cat"
     assert cat.alternatives[0] == ("cat", cat.confidence)
@@ -271,7 +272,14 @@ def test_a_matrix_of_the_wrong_width_is_refused_with_the_counts() -> None:
 
 
 @pytest.mark.parametrize(
-    "probs", [np.zeros(3), np.array([[0.5, -0.5, 1.0]]), np.array([[np.nan, 0.5, 0.5]])]
+    "probs",
+    [
+        np.zeros(3),
+        np.array([[0.5, -0.5, 1.0]]),
+        np.array([[np.nan, 0.5, 0.5]]),
+        np.array([[2.0, 1.0, 0.5]]),  # logits, not probabilities
+        np.zeros((2, 3)),
+    ],
 )
 def test_bad_matrices_are_refused(probs: np.ndarray) -> None:
     with pytest.raises(DecodeError):
