@@ -94,6 +94,10 @@ class WorkerSettings(_Section):
 class SynthSettings(_Section):
     font_cache: Path = Field(Path("~/.cache/inkdex/fonts"))
     font_dirs: list[Path] = Field(default_factory=list)
+    heldout_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="font families held out")
+    split_seed: int = Field(0, description="seed of the train/held-out font split")
+    augment: float = Field(1.0, ge=0.0, le=1.0, description="distortion strength, 0 = clean")
+    max_chars: int = Field(60, ge=8, le=500, description="longest synthetic line, in characters")
 
 
 class Settings(BaseSettings):
