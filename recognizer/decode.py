@@ -54,7 +54,9 @@ DecoderName = Literal["greedy", "beam", "lexicon"]
 
 NEG_INF = -math.inf
 # Characters below this probability in a frame are not tried as extensions there.
-PRUNE_PROB = 1e-4
+PRUNE_PROB = 1e-3
+# Beams this far (natural log) below the frame's best are dropped: they cannot matter.
+BEAM_PRUNE_LOGP = math.log(1e-6)
 # Readings pooled per word to normalise its alternatives' probabilities.
 WORD_POOL = 8
 # Word alternatives below this posterior are dropped (the best reading is always kept).
@@ -297,9 +299,9 @@ def _prefix_beam(
             top = top[np.argsort(-flat[top])]
         else:
             top = np.argsort(-flat)
-        top = top[flat[top] > NEG_INF]
-        if top.size == 0:  # every extension was forbidden and nothing survives
+        if flat[top[0]] == NEG_INF:  # every extension was forbidden and nothing survives
             return [], tree_parent, tree_class
+        top = top[flat[top] > flat[top[0]] + BEAM_PRUNE_LOGP]
         stay = top < k
         rem = np.where(stay, 0, top - k)
         kind = rem // (k * n_cand)
