@@ -157,6 +157,12 @@ def test_lexicon_matching_ignores_case_and_keeps_the_written_case() -> None:
     assert lexicon_beam_search(probs, DEFAULT_CHARSET, lex)[0].text == "The Cat"
 
 
+def test_lexicon_apostrophe_can_be_inside_a_word_or_a_quote_around_one() -> None:
+    lex = Lexicon.from_words(["don't", "go", "don"])
+    for text in ("don't go", "'go'", "don' go"):
+        assert lexicon_beam_search(probs_from(spell(text)), DEFAULT_CHARSET, lex)[0].text == text
+
+
 def test_lexicon_word_frequencies_break_an_acoustic_tie() -> None:
     frames = spell("cat")
     frames[3] = {"a": 0.45, "o": 0.45}
