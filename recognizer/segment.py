@@ -1,0 +1,480 @@
+"""Page -> text blocks -> lines -> words, by classic image processing.
+
+The page is binarised, long rules and box outlines are removed, and the connected
+components are measured. Each component of ordinary size paints a thin horizontal
+band through its middle, stretched sideways by a fraction of the local text height;
+the bands of one text line join, those of the next line do not, and those become
+line seeds. Every ink pixel then goes to its nearest seed, except that a component
+mostly in one line goes there whole (a descender that dips toward the next line stays
+with its word; two lines touching through a loop are split where they meet). Words
+are cut at the column gaps of a line that are wide for that line's writing. Lines
+are grouped into blocks (paragraphs, whiteboard clusters, columns) and put in reading
+order with a recursive XY cut. Everything is NumPy/OpenCV and takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from recognizer.preprocess import PreparedPage, prepare_page
+from recognizer.transcript import BBox
+
+log = logging.getLogger(__name__)
+
+#: Pages are segmented with their text about this many pixels high (median component).
+WORK_TEXT_HEIGHT = 22.0
+#: ... but never with a longer side than this (speed) nor shorter than this.
+WORK_MAX_SIDE = 1800
+
+
+@dataclass(frozen=True)
+class LineBox:
+    """One text line: its box, its word boxes in reading order, and its block number."""
+
+    bbox: BBox
+    words: tuple[BBox, ...]
+    block: int
+
+
+def segment_page(image: np.ndarray) -> list[LineBox]:
+    """Lines and words of a page photo or scan (BGR or gray uint8), in reading order.
+
+    Boxes are (x, y, w, h) in pixels of `image`: the page is normalised, rectified and
+    deskewed for segmentation and the boxes are mapped back.
+    """
+    prepared = prepare_page(image)
+    return [to_original(line, prepared) for line in segment_lines(prepared.gray)]
+
+
+def to_original(line: LineBox, prepared: PreparedPage) -> LineBox:
+    """A `LineBox` found on `prepared.gray`, in original image coordinates."""
+    return LineBox(
+        prepared.box_to_original(line.bbox),
+        tuple(prepared.box_to_original(w) for w in line.words),
+        line.block,
+    )
+
+
+def binarize(gray: np.ndarray) -> np.ndarray:
+    """Ink mask (uint8 0/1) of a normalised page (dark ink on flat white)."""
+    t, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    # The background is flat after normalising; Otsu only needs bounds for empty pages
+    # (threshold drifts into paper noise) and for very heavy ink.
+    t = float(np.clip(t, 110, 200))
+    return (gray < t).astype(np.uint8)
+
+
+def remove_rules(ink: np.ndarray, text_height: float | None = None) -> np.ndarray:
+    """Ink without long straight horizontal and vertical strokes (ruled paper, box outlines).
+
+    A stroke counts as a rule when it runs straight (within a pixel or two) for 15 text
+    heights, or for a fifth of the page when the text height is not known yet.
+    """
+    h, w = ink.shape
+    out = ink.copy()
+    for axis in (0, 1):
+        span = w if axis == 0 else h
+        length = int(max(15 * text_height, 0.2 * span) if text_height else 0.2 * span)
+        if length >= span or length < 10:
+            continue
+        along = (1, length) if axis == 0 else (length, 1)
+        across = (3, 1) if axis == 0 else (1, 3)
+        # Thicken across first so a rule that drifts by a pixel still reads as straight.
+        thick = cv2.dilate(ink, np.ones(across, np.uint8))
+        rules = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones(along, np.uint8))
+        if rules.any():
+            out[cv2.dilate(rules, np.ones((3, 3), np.uint8)) > 0] = 0
+    return out
+
+
+@dataclass(frozen=True)
+class _Components:
+    labels: np.ndarray  # H x W int32, 0 = background
+    x: np.ndarray
+    y: np.ndarray
+    w: np.ndarray
+    h: np.ndarray
+    area: np.ndarray
+
+
+def _components(ink: np.ndarray) -> _Components:
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    s = stats[1:]
+    return _Components(
+        labels,
+        s[:, cv2.CC_STAT_LEFT],
+        s[:, cv2.CC_STAT_TOP],
+        s[:, cv2.CC_STAT_WIDTH],
+        s[:, cv2.CC_STAT_HEIGHT],
+        s[:, cv2.CC_STAT_AREA],
+    )
+
+
+def text_height(ink: np.ndarray) -> float:
+    """Median height of the page's ink components that are not specks (0 if no ink)."""
+    cc = _components(ink)
+    keep = (cc.area >= 6) & (cc.h >= 3)
+    if not keep.any():
+        return 0.0
+    hs = cc.h[keep]
+    # Weight by area so i-dots and commas do not drag the scale down.
+    order = np.argsort(hs)
+    cum = np.cumsum(cc.area[keep][order])
+    return float(hs[order][np.searchsorted(cum, cum[-1] / 2)])
+
+
+def segment_lines(gray: np.ndarray) -> list[LineBox]:
+    """Lines and words of a normalised page (dark ink on white), in `gray` coordinates."""
+    if gray.ndim != 2 or gray.size == 0:
+        raise ValueError(f"expected a non-empty 2-D grayscale page, got shape {gray.shape}")
+    H, W = gray.shape
+    ink_full = remove_rules(binarize(gray))
+    th = text_height(ink_full)
+    if th <= 0:
+        return []
+    f = min(1.0, WORK_TEXT_HEIGHT / th, WORK_MAX_SIDE / max(H, W))
+    if f < 0.95:
+        small = cv2.resize(gray, (max(1, round(W * f)), max(1, round(H * f))), cv2.INTER_AREA)
+        ink = binarize(small)
+        th *= f
+    else:
+        f, ink = 1.0, ink_full
+    lines = _segment_ink(ink, th)
+    if f != 1.0:
+        lines = [_scale_line(line, 1.0 / f, W, H) for line in lines]
+    return lines
+
+
+def _scale_line(line: LineBox, s: float, W: int, H: int) -> LineBox:
+    def sc(b: BBox) -> BBox:
+        x0, y0 = int(np.floor(b[0] * s)), int(np.floor(b[1] * s))
+        x1 = min(W, int(np.ceil((b[0] + b[2]) * s)))
+        y1 = min(H, int(np.ceil((b[1] + b[3]) * s)))
+        return (x0, y0, x1 - x0, y1 - y0)
+
+    return LineBox(sc(line.bbox), tuple(sc(w) for w in line.words), line.block)
+
+
+def _local_heights(cx: np.ndarray, cy: np.ndarray, h: np.ndarray, k: int = 12) -> np.ndarray:
+    """For each component, the median height of its k nearest neighbours (itself included)."""
+    n = len(cx)
+    if n <= k:
+        return np.full(n, float(np.median(h)) if n else 0.0)
+    out = np.empty(n, np.float64)
+    pts = np.stack([cx, cy], 1).astype(np.float32)
+    step = 2048
+    for i in range(0, n, step):
+        d = ((pts[i : i + step, None, :] - pts[None, :, :]) ** 2).sum(-1)
+        idx = np.argpartition(d, k, axis=1)[:, :k]
+        out[i : i + step] = np.median(h[idx], axis=1)
+    return out
+
+
+def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
+    H, W = ink.shape
+    ink = remove_rules(ink, th)
+    cc = _components(ink)
+    if len(cc.x) == 0:
+        return []
+    speck = (cc.area < max(4.0, 0.01 * th * th)) | ((cc.h < 0.2 * th) & (cc.w < 0.2 * th))
+    fill = cc.area / np.maximum(1, cc.w * cc.h)
+    # Frames, arrows and scribbles: large and hollow.
+    hollow = (np.maximum(cc.h, cc.w) > 6 * th) & (fill < 0.08)
+    blob = (cc.h > 8 * th) & (cc.w > 8 * th)
+    valid = ~(speck | hollow | blob)
+    if not valid.any():
+        return []
+    keep_cc = np.concatenate([[False], valid])
+    body = keep_cc[cc.labels]
+    seed_lbl, nseed = _ridge_seeds(body.astype(np.uint8), th)
+    if nseed <= 1:
+        return []
+    seeds = (seed_lbl > 0).astype(np.uint8)
+
+    # Nearest seed for every pixel (Voronoi over the seed bands).
+    _, vor = cv2.distanceTransformWithLabels(
+        1 - seeds, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_CCOMP
+    )
+    lut = np.zeros(int(vor.max()) + 1, np.int32)
+    sy, sx = np.nonzero(seeds)
+    lut[vor[sy, sx]] = seed_lbl[sy, sx]
+    near = lut[vor]
+
+    # Ink pixels of valid components, with their component and their nearest seed.
+    py, px = np.nonzero(body)
+    pc = cc.labels[py, px]
+    ps = near[py, px]
+    # Whole-component assignment when one line holds most of a component.
+    ncc = len(cc.x) + 1
+    key = pc.astype(np.int64) * nseed + ps
+    uniq, counts = np.unique(key, return_counts=True)
+    ucc, useed = uniq // nseed, uniq % nseed
+    total = np.bincount(pc, minlength=ncc)
+    best_share = np.zeros(ncc)
+    best_seed = np.zeros(ncc, np.int64)
+    order = np.argsort(counts, kind="stable")
+    best_share[ucc[order]] = counts[order] / np.maximum(1, total[ucc[order]])
+    best_seed[ucc[order]] = useed[order]
+    whole = best_share[pc] >= 0.7
+    ps = np.where(whole, best_seed[pc], ps)
+
+    lines = _collect_lines(px, py, pc, ps, nseed, cc, th)
+    blocks = _blocks(lines, th)
+    return _reading_order(lines, blocks)
+
+
+#: Smoothing of the ink that turns each text line into one ridge, in text heights.
+RIDGE_SIGMA_X = 2.0
+RIDGE_SIGMA_Y = 0.35
+
+
+def _ridge_seeds(ink: np.ndarray, th: float) -> tuple[np.ndarray, int]:
+    """Line seeds: the ridges of the ink smoothed much more along than across the lines.
+
+    Smoothed that way, each text line becomes a long bright ridge whose crest follows
+    the line's middle through slant and wobble; loops reaching into the next line barely
+    move it. Crests are the pixels that are the maximum of their column within a third
+    of a text height, and bright enough to be writing, not stray marks.
+    """
+    blur = cv2.GaussianBlur(
+        ink.astype(np.float32), (0, 0), sigmaX=RIDGE_SIGMA_X * th, sigmaY=RIDGE_SIGMA_Y * th
+    )
+    r = max(1, int(round(0.3 * th)))
+    peak = cv2.dilate(blur, np.ones((2 * r + 1, 1), np.uint8))
+    strong = float(np.percentile(blur[blur > 0], 99)) if (blur > 0).any() else 0.0
+    ridge = ((blur >= peak) & (blur > 0.12 * strong)).astype(np.uint8)
+    ridge = cv2.dilate(ridge, np.ones((3, 3), np.uint8))
+    n, lbl, stats, _ = cv2.connectedComponentsWithStats(ridge, connectivity=8)
+    short = stats[:, cv2.CC_STAT_WIDTH] < 0.6 * th
+    short[0] = False
+    if short.any():
+        lbl[short[lbl]] = 0
+        n, lbl = cv2.connectedComponents((lbl > 0).astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return lbl, n
+    return _link_seeds(lbl, n, np.full(n, th))
+
+
+#: Pieces of one line further apart than this many text heights stay separate lines.
+LINK_GAP = 2.5
+
+
+def _link_seeds(seed_lbl: np.ndarray, nseed: int, size: np.ndarray) -> tuple[np.ndarray, int]:
+    """Join line pieces separated by a wide word gap: level with each other and close.
+
+    Each piece links to its nearest right neighbour whose left end lies at the height
+    of its own right end, when that neighbour's nearest left piece is it in turn.
+    """
+    sy, sx = np.nonzero(seed_lbl)
+    sl = seed_lbl[sy, sx]
+    n = nseed
+    x0 = np.full(n, np.iinfo(np.int32).max, np.int64)
+    x1 = np.zeros(n, np.int64)
+    np.minimum.at(x0, sl, sx)
+    np.maximum.at(x1, sl, sx)
+    # Band centre at each end (within one text height of it).
+    reach = size[sl]
+    left = sx <= x0[sl] + reach
+    right = sx >= x1[sl] - reach
+    yl = np.bincount(sl[left], sy[left], n) / np.maximum(1, np.bincount(sl[left], minlength=n))
+    yr = np.bincount(sl[right], sy[right], n) / np.maximum(1, np.bincount(sl[right], minlength=n))
+    ids = np.arange(1, n)
+    if len(ids) < 2:
+        return seed_lbl, nseed
+    a, b = ids[:, None], ids[None, :]
+    hmin = np.minimum(size[a], size[b])
+    hmax = np.maximum(size[a], size[b])
+    gap = x0[b] - x1[a]
+    dy = np.abs(yr[a] - yl[b])
+    ok = (
+        (a != b)
+        & (gap > -0.5 * hmin)
+        & (gap < LINK_GAP * hmax)
+        & (dy < 0.6 * hmin)
+        & (hmin > 0.5 * hmax)
+        & (x1[b] > x1[a])
+    )
+    cost = np.where(ok, np.maximum(gap, 0) + 3 * dy, np.inf)
+    best_right = np.argmin(cost, axis=1)
+    best_left = np.argmin(cost, axis=0)
+    parent = np.arange(n)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for k in range(len(ids)):
+        j = best_right[k]
+        if np.isfinite(cost[k, j]) and best_left[j] == k:
+            parent[find(int(ids[j]))] = find(int(ids[k]))
+    roots = np.array([find(i) for i in range(n)])
+    _, relabel = np.unique(roots, return_inverse=True)
+    return relabel[seed_lbl].astype(np.int32), int(relabel.max()) + 1
+
+
+@dataclass
+class _Line:
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    height: float  # typical component height (writing size)
+    words: list[BBox]
+
+    @property
+    def box(self) -> BBox:
+        return (self.x0, self.y0, self.x1 - self.x0, self.y1 - self.y0)
+
+
+def _collect_lines(
+    px: np.ndarray,
+    py: np.ndarray,
+    pc: np.ndarray,
+    ps: np.ndarray,
+    nseed: int,
+    cc: _Components,
+    th: float,
+) -> list[_Line]:
+    order = np.argsort(ps, kind="stable")
+    px, py, pc, ps = px[order], py[order], pc[order], ps[order]
+    bounds = np.searchsorted(ps, np.arange(nseed + 1))
+    lines: list[_Line] = []
+    for s in range(1, nseed):
+        a, b = bounds[s], bounds[s + 1]
+        if b - a < 3:
+            continue
+        lx, ly, lc = px[a:b], py[a:b], pc[a:b]
+        comps = np.unique(lc) - 1
+        hs = cc.h[comps]
+        big = hs[hs >= 0.3 * th]
+        if len(big) == 0:
+            continue  # only dots and commas: nothing to read
+        size = float(np.median(big))
+        x0, x1 = int(lx.min()), int(lx.max()) + 1
+        y0, y1 = int(ly.min()), int(ly.max()) + 1
+        if (x1 - x0) < 0.5 * th and (y1 - y0) < 0.5 * th:
+            continue
+        words = _words(lx, ly, x0, x1, size)
+        lines.append(_Line(x0, y0, x1, y1, size, words))
+    return lines
+
+
+def _words(lx: np.ndarray, ly: np.ndarray, x0: int, x1: int, size: float) -> list[BBox]:
+    """Cut a line into words at the column gaps that are wide for its writing size."""
+    cols = np.bincount(lx - x0, minlength=x1 - x0) > 0
+    # Runs of empty columns strictly inside the line.
+    edges = np.diff(np.concatenate([[1], cols.astype(np.int8), [1]]))
+    starts = np.nonzero(edges == -1)[0]
+    ends = np.nonzero(edges == 1)[0]
+    gaps = [(s, e) for s, e in zip(starts, ends, strict=True) if s > 0 and e < len(cols)]
+    thr = _gap_threshold(np.array([e - s for s, e in gaps], np.float64), size)
+    cuts = [(s, e) for s, e in gaps if e - s >= thr]
+    spans = []
+    prev = 0
+    for s, e in cuts:
+        spans.append((prev, s))
+        prev = e
+    spans.append((prev, len(cols)))
+    words: list[BBox] = []
+    order = np.argsort(lx, kind="stable")
+    sx, sy = lx[order] - x0, ly[order]
+    for a, b in spans:
+        i, j = np.searchsorted(sx, a), np.searchsorted(sx, b)
+        if j <= i:
+            continue
+        wy = sy[i:j]
+        wy0, wy1 = int(wy.min()), int(wy.max()) + 1
+        words.append((x0 + int(sx[i]), wy0, int(sx[j - 1] - sx[i]) + 1, wy1 - wy0))
+    return words
+
+
+def _gap_threshold(gaps: np.ndarray, size: float) -> float:
+    """Smallest gap that separates words: between-letter and between-word gaps split in two."""
+    lo, hi = 0.22 * size, 0.9 * size
+    default = 0.4 * size
+    if len(gaps) < 2:
+        return default
+    g = np.sort(gaps)
+    # 1-D two-class split (Otsu on the gap widths).
+    best, best_t = -1.0, default
+    for i in range(1, len(g)):
+        a, b = g[:i], g[i:]
+        between = len(a) * len(b) * (a.mean() - b.mean()) ** 2
+        if between > best:
+            best, best_t = between, (g[i - 1] + g[i]) / 2
+    # Only trust a clear two-class split; otherwise all gaps are alike.
+    if g[-1] < 1.6 * max(g[0], 1.0):
+        return default if g[0] < default else g[0]
+    return float(np.clip(best_t, lo, hi))
+
+
+def _blocks(lines: list[_Line], th: float) -> list[int]:
+    """Block number per line: lines stacked closely, overlapping sideways, similar size."""
+    n = len(lines)
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(n):
+        a = lines[i]
+        for j in range(i + 1, n):
+            b = lines[j]
+            size = max(a.height, b.height)
+            if min(a.height, b.height) < 0.5 * size:
+                continue
+            overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
+            if overlap < 0.2 * min(a.x1 - a.x0, b.x1 - b.x0):
+                continue
+            vgap = max(a.y0, b.y0) - min(a.y1, b.y1)
+            if vgap < 1.2 * size:
+                parent[find(i)] = find(j)
+    roots = [find(i) for i in range(n)]
+    ids = {r: k for k, r in enumerate(dict.fromkeys(roots))}
+    return [ids[r] for r in roots]
+
+
+def _reading_order(lines: list[_Line], blocks: list[int]) -> list[LineBox]:
+    """Blocks by recursive XY cut (top-to-bottom, then left-to-right); lines by y."""
+    groups: dict[int, list[_Line]] = {}
+    for line, b in zip(lines, blocks, strict=True):
+        groups.setdefault(b, []).append(line)
+    boxes = {
+        b: (min(x.x0 for x in g), min(x.y0 for x in g), max(x.x1 for x in g), max(x.y1 for x in g))
+        for b, g in groups.items()
+    }
+    ordered = _xy_cut(list(groups), boxes)
+    out: list[LineBox] = []
+    for k, b in enumerate(ordered):
+        for line in sorted(groups[b], key=lambda x: ((x.y0 + x.y1) / 2, x.x0)):
+            out.append(LineBox(line.box, tuple(line.words), k))
+    return out
+
+
+def _xy_cut(ids: list[int], boxes: dict[int, tuple[int, int, int, int]]) -> list[int]:
+    if len(ids) <= 1:
+        return ids
+    for axis in (1, 0):  # horizontal cut (rows) first, then vertical (columns)
+        lo, hi = (1, 3) if axis == 1 else (0, 2)
+        spans = sorted((boxes[i][lo], boxes[i][hi], i) for i in ids)
+        groups: list[list[int]] = [[spans[0][2]]]
+        reach = spans[0][1]
+        for a, b, i in spans[1:]:
+            if a >= reach:
+                groups.append([i])
+            else:
+                groups[-1].append(i)
+            reach = max(reach, b)
+        if len(groups) > 1:
+            return [i for g in groups for i in _xy_cut(g, boxes)]
+    # No clean cut: top-to-bottom by the top edge.
+    return sorted(ids, key=lambda i: (boxes[i][1], boxes[i][0]))
