@@ -1,0 +1,419 @@
+"""The full-text index: one Whoosh schema and a handful of plain functions around it.
+
+One index document per archive document. Two word fields, position-aligned:
+
+- ``text``: the 1-best reading of every word (positions, for phrases);
+- ``alt``: every reading of every word -- the 1-best and the recognizer's
+  alternatives -- at the same position as the word, weighted by its posterior
+  probability (a probabilistic word index in the PrIx sense: a word the
+  recognizer was unsure of is still findable through its likely readings).
+
+A query word matches either field. Scores are tiered so that any document
+containing the word as its 1-best reading ranks above one where it is only an
+alternative: a ``text`` match scores in [1, 2) (BM25F squashed), an ``alt``
+match in [0, 0.5) (the summed posterior, capped at 1, halved). Fuzzy search ORs
+the exact query with a fuzzy one boosted by 0.4, so fuzzy-only matches land in
+[0, 1) too, below every exact match.
+
+Swapping the engine should only touch this file (plus `analysis.analyzer`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import struct
+import time
+import weakref
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from fnmatch import translate as glob_to_regex
+from pathlib import Path
+
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+from whoosh import fields, formats, index, query, scoring
+from whoosh.codec.whoosh3 import W3Codec
+from whoosh.index import EmptyIndexError, LockError
+from whoosh.qparser import AndGroup, MultifieldParser
+from whoosh.searching import Searcher
+from whoosh.system import pack_uint
+from whoosh.writing import IndexWriter
+
+from indexer.analysis import analyzer, tokens
+from indexer.highlight import QueryTerms
+from recognizer.transcript import PageTranscript
+
+log = logging.getLogger(__name__)
+
+TEXT = "text"
+ALT = "alt"
+WORD_FIELDS = (TEXT, ALT)
+ALT_SCALE = 0.5
+FUZZY_BOOST = 0.4
+OPEN_RETRIES = 5
+WRITE_LOCK_TIMEOUT_S = 30.0
+WRITER_MB = 128
+
+
+class QueryError(ValueError):
+    """The search query cannot be run (empty, malformed, or too long)."""
+
+
+class IndexLocked(RuntimeError):
+    """Another writer holds the index lock for longer than the timeout (transient)."""
+
+
+class _PackedPositions(formats.Positions):
+    """Positions stored as a packed uint32 array (faster to write than Whoosh's pickle)."""
+
+    def encode(self, poslist):  # type: ignore[no-untyped-def]
+        n = len(poslist)
+        return struct.pack(f"<{n + 1}I", n, *poslist)
+
+    def decode_positions(self, valuestring):  # type: ignore[no-untyped-def]
+        n = (len(valuestring) - 4) // 4
+        return list(struct.unpack_from(f"<{n}I", valuestring, 4))
+
+    def decode_frequency(self, valuestring):  # type: ignore[no-untyped-def]
+        return struct.unpack_from("<I", valuestring)[0]
+
+    def combine(self, vs):  # type: ignore[no-untyped-def]
+        s: set[int] = set()
+        for v in vs:
+            s.update(self.decode_positions(v))
+        return self.encode(sorted(s))
+
+
+class _ReadingsField(fields.TEXT):
+    """A TEXT field whose index value is a list of ``(term, probability)``.
+
+    The terms are already normalised (`analysis.tokens`). A term's weight is the
+    sum of its probabilities in the document -- the expected number of times it is
+    written there -- which is what the alternatives scorer ranks by. No positions:
+    phrases are matched on the 1-best text. Queries are analysed as usual.
+    """
+
+    def __init__(self, analyzer: object) -> None:
+        super().__init__(analyzer=analyzer)
+        self.format = formats.Frequency()
+
+    def index(self, value, **kwargs):  # type: ignore[no-untyped-def]
+        if isinstance(value, str):  # plain text from a generic caller: weight 1 per word
+            value = [(t, 1.0) for t in tokens(value)]
+        freqs: dict[str, int] = defaultdict(int)
+        weights: dict[str, float] = defaultdict(float)
+        for term, prob in value:
+            freqs[term] += 1
+            weights[term] += prob
+        for term, n in freqs.items():
+            yield term.encode("utf-8"), n, weights[term], pack_uint(n)
+
+
+def schema() -> fields.Schema:
+    ana = analyzer()
+    text = fields.TEXT(analyzer=ana, phrase=True)
+    text.format = _PackedPositions(field_boost=1.0)
+    return fields.Schema(
+        doc_id=fields.ID(stored=True, unique=True),
+        filename=fields.TEXT(stored=True, analyzer=ana),
+        created=fields.DATETIME(),
+        model_version=fields.ID(stored=True),
+        text=text,
+        alt=_ReadingsField(analyzer=ana),
+    )
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """What the index needs to know about one document."""
+
+    doc_id: str
+    filename: str
+    created: datetime
+    model_version: str
+    pages: Sequence[PageTranscript]
+
+
+@dataclass(frozen=True)
+class IndexHits:
+    """One page of ranked documents, the total, and the terms to highlight."""
+
+    total: int
+    hits: tuple[tuple[str, float], ...]  # (doc_id, score)
+    terms: QueryTerms
+
+
+# --- opening and writing -------------------------------------------------------------
+
+
+def create_index(path: Path) -> index.Index:
+    """Create an empty index in `path` (made if missing)."""
+    path.mkdir(parents=True, exist_ok=True)
+    return index.create_in(str(path), schema())
+
+
+def open_index(path: Path, create: bool = False) -> index.Index:
+    """Open the index in `path`, retrying briefly while a commit is in flight."""
+    if create and not index.exists_in(str(path)):
+        return create_index(path)
+    for attempt in range(OPEN_RETRIES):
+        try:
+            return index.open_dir(str(path))
+        except (EmptyIndexError, OSError) as exc:
+            if attempt == OPEN_RETRIES - 1:
+                raise
+            log.debug("retrying open of %s: %s", path, exc)
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def open_writer(ix: index.Index, timeout_s: float = WRITE_LOCK_TIMEOUT_S) -> IndexWriter:
+    """A writer (holding the index lock until `commit()` or `cancel()`).
+
+    Postings are stored uncompressed: about twice as fast to write, for a larger index.
+    """
+    try:
+        return ix.writer(
+            timeout=timeout_s, delay=0.05, limitmb=WRITER_MB, codec=W3Codec(compression=0)
+        )
+    except LockError as exc:
+        raise IndexLocked(
+            f"index {ix.storage.folder} stayed locked by another writer for {timeout_s:.0f}s"
+        ) from exc
+
+
+@contextmanager
+def writer(ix: index.Index, timeout_s: float = WRITE_LOCK_TIMEOUT_S) -> Iterator[IndexWriter]:
+    """A writer that commits when the block ends normally and cancels on an exception."""
+    w = open_writer(ix, timeout_s)
+    try:
+        yield w
+    except BaseException:
+        w.cancel()
+        raise
+    w.commit()
+
+
+def _fields(entry: IndexEntry, min_prob: float) -> dict[str, object]:
+    text: list[str] = []
+    alt: list[tuple[str, float]] = []
+    for page in entry.pages:
+        for line in page.lines:
+            for word in line.words:
+                best = tokens(word.text)
+                if not best:
+                    continue
+                text.extend(best)
+                for reading, prob in word.alternatives:
+                    if prob >= min_prob:
+                        alt.extend((t, prob) for t in tokens(reading) if t not in best)
+    return {
+        "doc_id": entry.doc_id,
+        "filename": entry.filename,
+        "created": entry.created,
+        "model_version": entry.model_version,
+        "text": text,
+        "alt": alt,
+    }
+
+
+def add_document(w: IndexWriter, entry: IndexEntry, min_prob: float = 0.0) -> None:
+    """Add a document known not to be in the index yet (fast path for rebuilds)."""
+    w.add_document(**_fields(entry, min_prob))
+
+
+def update_document(w: IndexWriter, entry: IndexEntry, min_prob: float = 0.0) -> None:
+    """Add or replace the document with `entry.doc_id`; alternatives below `min_prob` are left out."""
+    w.update_document(**_fields(entry, min_prob))
+
+
+def remove_document(w: IndexWriter, doc_id: str) -> None:
+    w.delete_by_term("doc_id", doc_id)
+
+
+def doc_ids(ix: index.Index) -> set[str]:
+    """The ids of every document in the index."""
+    with ix.searcher() as s:
+        return {d["doc_id"] for d in s.all_stored_fields()}
+
+
+# --- searching -----------------------------------------------------------------------
+
+
+class _ExactScorer(scoring.BaseScorer):
+    """BM25F squashed into [1, 2): a 1-best match always outranks any alternative."""
+
+    def __init__(self, inner: scoring.BaseScorer) -> None:
+        self._inner = inner
+
+    @staticmethod
+    def _squash(s: float) -> float:
+        return 1.0 + s / (s + 1.0) if s > 0 else 1.0
+
+    def supports_block_quality(self) -> bool:
+        return self._inner.supports_block_quality()
+
+    def score(self, matcher) -> float:  # type: ignore[no-untyped-def]
+        return self._squash(self._inner.score(matcher))
+
+    def max_quality(self) -> float:
+        return self._squash(self._inner.max_quality())
+
+    def block_quality(self, matcher) -> float:  # type: ignore[no-untyped-def]
+        return self._squash(self._inner.block_quality(matcher))
+
+
+class _AltScorer(scoring.BaseScorer):
+    """The summed posterior of a reading in the document, capped at 1, times ALT_SCALE."""
+
+    def __init__(self, max_weight: float) -> None:
+        self._max = ALT_SCALE * min(max_weight, 1.0)
+
+    def supports_block_quality(self) -> bool:
+        return True
+
+    def score(self, matcher) -> float:  # type: ignore[no-untyped-def]
+        return ALT_SCALE * min(matcher.weight(), 1.0)
+
+    def max_quality(self) -> float:
+        return self._max
+
+    def block_quality(self, matcher) -> float:  # type: ignore[no-untyped-def]
+        return ALT_SCALE * min(matcher.block_max_weight(), 1.0)
+
+
+class _TieredWeighting(scoring.WeightingModel):
+    def __init__(self) -> None:
+        self._bm25 = scoring.BM25F()
+
+    def scorer(self, searcher, fieldname, text, qf=1):  # type: ignore[no-untyped-def]
+        if fieldname == ALT:
+            return _AltScorer(searcher.term_info(fieldname, text).max_weight())
+        inner = self._bm25.scorer(searcher, fieldname, text, qf=qf)
+        return _ExactScorer(inner) if fieldname == TEXT else inner
+
+
+def searcher(ix: index.Index) -> Searcher:
+    """A searcher with the tiered weighting; refresh it with `searcher.refresh()`."""
+    return ix.searcher(weighting=_TieredWeighting())
+
+
+def fuzzy_distance(term: str, max_distance: int) -> int:
+    """Edit distance allowed for a fuzzy term: none up to 2 letters, 1 up to 5, else 2."""
+    n = len(term)
+    if n <= 2:
+        return 0
+    return 1 if n <= 5 else min(2, max_distance)
+
+
+_lexicons: weakref.WeakKeyDictionary[Searcher, dict[str, list[str]]] = weakref.WeakKeyDictionary()
+
+
+def _lexicon(s: Searcher, fieldname: str) -> list[str]:
+    """All terms of a field, cached for the life of the searcher."""
+    per = _lexicons.setdefault(s, {})
+    if fieldname not in per:
+        per[fieldname] = [t.decode("utf-8") for t in s.reader().lexicon(fieldname)]
+    return per[fieldname]
+
+
+def _near_terms(s: Searcher, fieldname: str, term: str, distance: int) -> list[str]:
+    found = process.extract(
+        term,
+        _lexicon(s, fieldname),
+        scorer=Levenshtein.distance,
+        score_cutoff=distance,
+        limit=None,
+    )
+    return [t for t, _, _ in found]
+
+
+def _fuzzify(q: query.Query, s: Searcher, max_distance: int) -> query.Query:
+    if isinstance(q, query.Term) and q.fieldname in WORD_FIELDS:
+        d = fuzzy_distance(q.text, max_distance)
+        if d == 0:
+            return q
+        near = _near_terms(s, q.fieldname, q.text, d) or [q.text]
+        return query.Or([query.Term(q.fieldname, t, boost=q.boost) for t in near])
+    if isinstance(q, (query.Not, query.Phrase)):
+        return q
+    return q.apply(lambda c: _fuzzify(c, s, max_distance))
+
+
+def _terms(q: query.Query, max_distance: int, fuzzy: bool) -> QueryTerms:
+    exact: set[str] = set()
+    prefixes: list[str] = []
+    patterns: list[re.Pattern[str]] = []
+    near: dict[str, int] = {}
+
+    def walk(node: query.Query) -> None:
+        if isinstance(node, query.Not):
+            return
+        if isinstance(node, query.AndNot):
+            walk(node.a)
+            return
+        field = getattr(node, "fieldname", None)
+        if isinstance(node, query.Term) and field in WORD_FIELDS:
+            exact.add(node.text)
+            d = fuzzy_distance(node.text, max_distance) if fuzzy else 0
+            if d:
+                near[node.text] = d
+        elif isinstance(node, query.Phrase) and field in WORD_FIELDS:
+            exact.update(node.words)
+        elif isinstance(node, query.Prefix) and field in WORD_FIELDS:
+            prefixes.append(node.text)
+        elif isinstance(node, query.Wildcard) and field in WORD_FIELDS:
+            patterns.append(re.compile(glob_to_regex(node.text)))
+        for child in node.children():
+            walk(child)
+
+    walk(q)
+    return QueryTerms(frozenset(exact), tuple(prefixes), tuple(patterns), tuple(near.items()))
+
+
+def parse(s: Searcher, text: str) -> query.Query:
+    """Parse a user query: words (all required), "phrases", AND/OR/NOT, prefix*, field:x."""
+    if not text.strip():
+        raise QueryError("empty query: give at least one word")
+    parser = MultifieldParser(list(WORD_FIELDS), s.schema, group=AndGroup)
+    try:
+        q = parser.parse(text)
+    except Exception as exc:  # the parser is lenient; this is a safety net
+        raise QueryError(f"cannot parse query {text!r}: {exc}") from exc
+    return _phrases_on_text(q).normalize()
+
+
+def _phrases_on_text(q: query.Query) -> query.Query:
+    """Drop phrase clauses on the alternatives field (it keeps no positions)."""
+    if isinstance(q, query.Phrase | query.Sequence) and getattr(q, "fieldname", None) == ALT:
+        return query.NullQuery
+    if isinstance(q, query.Sequence):
+        if any(getattr(c, "fieldname", None) == ALT for c in q.children()):
+            return query.NullQuery
+    return q.apply(_phrases_on_text)
+
+
+def search(
+    s: Searcher,
+    text: str,
+    limit: int = 10,
+    offset: int = 0,
+    fuzzy: bool = False,
+    max_distance: int = 2,
+) -> IndexHits:
+    """Ranked doc ids for the query `text` (1-best matches first, then alternatives)."""
+    q = parse(s, text)
+    if q is query.NullQuery:
+        return IndexHits(0, (), QueryTerms())
+    terms = _terms(q, max_distance, fuzzy)
+    if fuzzy:
+        fz = _fuzzify(q, s, max_distance)
+        fz.boost = FUZZY_BOOST
+        q = query.Or([q, fz])
+    results = s.search(q, limit=offset + limit)
+    hits = tuple((r["doc_id"], float(r.score)) for r in results[offset : offset + limit])
+    return IndexHits(len(results), hits, terms)
