@@ -26,10 +26,39 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _register_train(sub: argparse._SubParsersAction) -> None:
-    from recognizer.train import add_arguments
+    from recognizer.recipes import RECIPES
 
     p = add_command(sub, "train", _train, "train a model bundle")
-    add_arguments(p)
+    p.add_argument("--recipe", default="default", choices=sorted(RECIPES), help="training recipe")
+    p.add_argument("--name", default="inkdex-hw", help="bundle name (default: inkdex-hw)")
+    p.add_argument("--version", default="0.1", help="bundle version (default: 0.1)")
+    p.add_argument("--out", type=Path, help="folder for the bundle (default: model.models_dir)")
+    p.add_argument("--run-dir", type=Path, help="checkpoints, logs (default: runs/NAME-VERSION)")
+    p.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    p.add_argument("--steps-per-epoch", type=int, help="override the recipe's steps per epoch")
+    p.add_argument("--batch-size", type=int, help="override the recipe's batch size")
+    p.add_argument("--height", type=int, help="override the input height (multiple of 8)")
+    p.add_argument("--learning-rate", type=float, help="override the peak learning rate")
+    p.add_argument("--synth-weight", type=float, help="weight of synthetic lines (0 = real only)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    p.add_argument("--init-from", type=Path, metavar="BUNDLE", help="fine-tune from a bundle")
+    p.add_argument(
+        "--real",
+        action="append",
+        default=[],
+        metavar="TSV[:WEIGHT]",
+        help="labelled real lines to mix in (repeatable); weight relative to synthetic (1.0)",
+    )
+    p.add_argument("--val-real", type=Path, metavar="TSV", help="real lines for validation CER")
+    p.add_argument(
+        "--fonts",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="font files or folders to render with (default: the font cache)",
+    )
+    p.add_argument("--workers", type=int, default=-1, help="rendering processes (0 = in process)")
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,0 +1,261 @@
+"""Model bundles: ``models/<name>-<version>/`` with everything inference needs.
+
+A bundle holds ``model.weights.h5``, ``charset.txt``, ``model.yaml`` (input height,
+normalisation, architecture, decoder defaults, training recipe and data, measured
+CER/WER and the set each was measured on, training time and hardware) and
+``MODEL_CARD.md``. Inference reads height, charset and normalisation from here, never
+from constants in code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from recognizer.charset import Charset, CharsetError
+from recognizer.model import ModelConfig
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "model.weights.h5"
+CHARSET_FILE = "charset.txt"
+META_FILE = "model.yaml"
+CARD_FILE = "MODEL_CARD.md"
+FORMAT = 1
+# The line normalisation `recognizer.lineimage.normalize_line` implements.
+NORMALIZATION = "lineimage-v1"
+MAX_BUNDLE_BYTES = 30_000_000
+
+
+class BundleError(ValueError):
+    """A bundle folder is missing, incomplete or corrupt; the message names the file."""
+
+
+@dataclass(frozen=True)
+class DecoderDefaults:
+    """How a bundle's outputs are decoded unless the caller says otherwise."""
+
+    decoder: str = "beam"
+    beam_width: int = 16
+    alternatives: int = 5
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """How a line crop becomes model input (see `recognizer.lineimage.normalize_line`)."""
+
+    method: str = NORMALIZATION
+    height: int = 48
+    min_width: int = 16
+    polarity: str = "ink-high"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded bundle: what inference needs, plus the full ``model.yaml`` as `meta`."""
+
+    path: Path
+    name: str
+    version: str
+    charset: Charset
+    config: ModelConfig
+    normalization: Normalization
+    decoder: DecoderDefaults
+    meta: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / WEIGHTS_FILE
+
+    @property
+    def height(self) -> int:
+        return self.normalization.height
+
+    def build_model(self) -> Any:
+        """The CRNN (logits) with the bundle's weights loaded."""
+        from recognizer.model import build_crnn
+
+        model = build_crnn(self.config)
+        try:
+            model.load_weights(self.weights_path)
+        except Exception as exc:  # h5py/keras raise a zoo of types for bad files
+            raise BundleError(
+                f"cannot load weights {self.weights_path}: {exc} "
+                "(the file is corrupt or belongs to another architecture)"
+            ) from exc
+        return model
+
+
+def load_bundle(path: Path) -> Bundle:
+    """Read a bundle folder; raises `BundleError` saying what is missing or wrong."""
+    path = Path(path)
+    if not path.is_dir():
+        raise BundleError(f"model bundle not found: {path} (expected a folder with {META_FILE})")
+    for name in (META_FILE, CHARSET_FILE, WEIGHTS_FILE):
+        if not (path / name).is_file():
+            raise BundleError(f"model bundle {path} is incomplete: {name} is missing")
+    try:
+        meta = yaml.safe_load((path / META_FILE).read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{path / META_FILE} is not valid YAML: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise BundleError(f"{path / META_FILE} must hold a mapping")
+    try:
+        charset = Charset.load(path / CHARSET_FILE)
+    except CharsetError as exc:
+        raise BundleError(str(exc)) from exc
+    try:
+        fmt = int(meta.get("format", 0))
+        if fmt != FORMAT:
+            raise BundleError(f"{path / META_FILE}: bundle format {fmt} is not supported")
+        norm = Normalization(**meta["input"])
+        if norm.method != NORMALIZATION:
+            raise BundleError(
+                f"{path / META_FILE}: input normalisation {norm.method!r} is not supported"
+                f" (this version of inkdex implements {NORMALIZATION!r})"
+            )
+        arch = dict(meta["architecture"])
+        arch.pop("parameters", None)
+        config = ModelConfig.from_dict(arch)
+        decoder = DecoderDefaults(**meta.get("decoder", {}))
+        name, version = str(meta["name"]), str(meta["version"])
+    except BundleError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"{path / META_FILE} is malformed: {exc!r}") from exc
+    if config.num_classes != charset.num_classes:
+        raise BundleError(
+            f"{path}: model has {config.num_classes} classes but charset.txt gives "
+            f"{charset.num_classes} (blank + {len(charset)} characters)"
+        )
+    if config.height != norm.height:
+        raise BundleError(f"{path / META_FILE}: input height differs from architecture height")
+    return Bundle(path, name, version, charset, config, norm, decoder, meta)
+
+
+def save_bundle(
+    path: Path,
+    model: Any,
+    charset: Charset,
+    config: ModelConfig,
+    *,
+    name: str,
+    version: str,
+    decoder: DecoderDefaults | None = None,
+    min_width: int = 16,
+    training: dict[str, Any] | None = None,
+    metrics: list[dict[str, Any]] | None = None,
+    overwrite: bool = True,
+) -> Path:
+    """Write a bundle folder for `model` (the CRNN from `build_crnn`) and return its path."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise BundleError(f"bundle {path} already exists")
+    path.mkdir(parents=True, exist_ok=True)
+    weights = path / WEIGHTS_FILE
+    tmp = path / f".{WEIGHTS_FILE}.tmp.weights.h5"
+    model.save_weights(tmp)
+    tmp.replace(weights)
+    charset.save(path / CHARSET_FILE)
+    arch = config.to_dict()
+    arch["parameters"] = int(model.count_params())
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "name": name,
+        "version": version,
+        "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "input": asdict(Normalization(height=config.height, min_width=min_width)),
+        "architecture": arch,
+        "decoder": asdict(decoder or DecoderDefaults()),
+        "metrics": metrics or [],
+        "training": training or {},
+    }
+    (path / META_FILE).write_text(
+        yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=100), encoding="utf-8"
+    )
+    (path / CARD_FILE).write_text(model_card(meta, charset), encoding="utf-8")
+    size = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+    if size > MAX_BUNDLE_BYTES:
+        log.warning("bundle %s is %.1f MB, over the %d MB budget", path, size / 1e6, 30)
+    return path
+
+
+def model_card(meta: dict[str, Any], charset: Charset) -> str:
+    """A short human-readable card from the bundle's metadata."""
+    arch = meta["architecture"]
+    norm = meta["input"]
+    train = meta.get("training") or {}
+    recipe = train.get("recipe") or {}
+    data = train.get("data") or {}
+    lines = [
+        f"# {meta['name']} {meta['version']}",
+        "",
+        "Handwritten text-line recognizer for inkdex: a CRNN (convolutions, "
+        f"{arch['lstm_layers']} bidirectional LSTM layers of {arch['lstm_units']} units) "
+        "trained with CTC.",
+        "",
+        "## Input and output",
+        "",
+        f"- One text line, grayscale, scaled to {norm['height']} px high (aspect kept), "
+        "ink 1 / paper 0 after contrast stretching (`recognizer.lineimage.normalize_line`, "
+        f"`{norm['method']}`).",
+        f"- {arch.get('parameters', '?'):,} parameters; one output frame per "
+        f"4 input columns; {len(charset)} characters plus the CTC blank "
+        "(printable ASCII).",
+        f"- Decoder defaults: {meta['decoder']['decoder']}, beam width "
+        f"{meta['decoder']['beam_width']}, {meta['decoder']['alternatives']} alternatives per word.",
+        "",
+        "## Measured accuracy",
+        "",
+    ]
+    metrics = meta.get("metrics") or []
+    if metrics:
+        lines += ["| set | lines | decoder | CER | WER |", "| --- | --- | --- | --- | --- |"]
+        for m in metrics:
+            lines.append(
+                f"| {m['set']}: {m.get('source', '')} | {m['lines']} | {m['decoder']} | "
+                f"{m['cer']:.1%} | {m['wer']:.1%} |"
+            )
+    else:
+        lines.append("Not measured.")
+    lines += ["", "## Training", ""]
+    if train:
+        synth = data.get("synthetic") or {}
+        lines.append(
+            f"- Recipe `{recipe.get('name', '?')}`: {train.get('epochs_run', '?')} epochs of "
+            f"{recipe.get('steps_per_epoch', '?')} steps x {recipe.get('batch_size', '?')} lines "
+            f"({train.get('samples_seen', '?'):,} lines seen), Adam, peak learning rate "
+            f"{recipe.get('learning_rate', '?')}, warm-up then cosine decay; best epoch "
+            f"{train.get('best_epoch', '?')} (by validation CER)."
+        )
+        if synth.get("weight"):
+            lines.append(
+                f"- Synthetic lines rendered on the fly from {synth.get('fonts_train', '?')} "
+                f"handwriting font files (weight {synth['weight']}); validation fonts held out: "
+                f"{', '.join(synth.get('fonts_heldout', [])) or 'none'}."
+            )
+        for r in data.get("real") or []:
+            lines.append(f"- Real lines: `{r['tsv']}` ({r['lines']} lines, weight {r['weight']}).")
+        if data.get("init_from"):
+            lines.append(f"- Fine-tuned from `{data['init_from']}`.")
+        lines.append(
+            f"- Time: {train.get('time_s', 0) / 60:.0f} min on {train.get('hardware', '?')}."
+        )
+    else:
+        lines.append("No training record.")
+    lines += [
+        "",
+        "## Limits",
+        "",
+        "- Reads one text line at a time; pages go through line segmentation first.",
+        "- Latin script, printable ASCII only; accented letters are read without accents.",
+        "- Trained mostly on synthetic handwriting: expect markedly higher error rates on "
+        "hard historical cursive than on the synthetic validation set.",
+        "",
+    ]
+    return "\n".join(lines)
