@@ -403,10 +403,12 @@ class Archive:
                 os.close(self._lock_fd)
                 self._lock_fd = None
 
-    def process_pending(self, max_jobs: int | None = None) -> int:
+    def process_pending(
+        self, max_jobs: int | None = None, progress: Callable[[int], Any] | None = None
+    ) -> int:
         """Run queued jobs in this thread until none is left (waiting out retry delays).
 
-        Returns the number of jobs taken. Raises `ArchiveBusy` when another process
+        Returns the number of jobs taken; `progress(n)` is told of each batch. Raises `ArchiveBusy` when another process
         runs the worker, `ModelUnavailable` when the model cannot be loaded (the
         documents stay queued).
         """
@@ -419,6 +421,8 @@ class Archive:
                 n = self.pipeline.run_batch(limit)
                 if n:
                     done += n
+                    if progress is not None:
+                        progress(n)
                     continue
                 wait = self.queue.next_ready_in()
                 if wait is None:

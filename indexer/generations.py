@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from whoosh.reading import EmptyReader
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
@@ -164,12 +165,18 @@ class LiveIndex:
             name = self.generations.current_name() or self._gen.name
             if self._searcher is None or name != self._read_name:
                 old = self._searcher
-                ix = index.open_index(self.generations.get(name).path)
-                self._searcher, self._read_name = index.searcher(ix), name
+                self._read_ix = index.open_index(self.generations.get(name).path)
+                self._searcher, self._read_name = index.searcher(self._read_ix), name
                 if old is not None:
                     old.close()
                 return self._searcher
-        self._searcher = self._searcher.refresh()
+        if not self._searcher.up_to_date():
+            if isinstance(self._searcher.reader(), EmptyReader):
+                # Whoosh cannot refresh a reader of an empty index: open a new one.
+                self._searcher.close()
+                self._searcher = index.searcher(self._read_ix)
+            else:
+                self._searcher = self._searcher.refresh()
         return self._searcher
 
     # --- writing ---------------------------------------------------------------------

@@ -180,15 +180,16 @@ class Pipeline:
     def run_batch(self, limit: int | None = None) -> int:
         """Claim up to ``worker.batch_pages`` (or `limit`) ready jobs and process them.
 
-        Returns the number of jobs claimed (0: nothing was ready). Raises
-        `ModelUnavailable` (the jobs are given back untouched).
+        Returns how many of them reached a final state (indexed, failed, or dropped
+        because the document was deleted); jobs put back for a retry do not count.
+        Raises `ModelUnavailable` (the jobs are given back untouched).
         """
         size = self.settings.worker.batch_pages
         jobs = self.queue.claim(size if limit is None else max(1, min(size, limit)))
         if not jobs:
             return 0
         try:
-            self._process(jobs)
+            return self._process(jobs)
         except ModelUnavailable:
             self.queue.release(jobs)
             raise
@@ -196,7 +197,6 @@ class Pipeline:
             # Interrupted (or a bug): leave nothing 'processing'; a retry will redo it.
             self.queue.release([j for j in jobs if self._still_claimed(j)])
             raise
-        return len(jobs)
 
     def _still_claimed(self, job: Job) -> bool:
         row = self.db.conn().execute("SELECT state FROM jobs WHERE job_id = ?", (job.job_id,))
@@ -205,22 +205,30 @@ class Pipeline:
 
     # --- the steps -------------------------------------------------------------------
 
-    def _process(self, jobs: list[Job]) -> None:
+    def _process(self, jobs: list[Job]) -> int:
         items: list[_Item] = []
+        finished = 0
         for job in jobs:
             doc = self.db.document(job.doc_id)
             if doc is None:  # deleted while queued
                 with self.db.tx() as c:
                     self.queue.finish(c, job)
+                finished += 1
                 continue
             items.append(_Item(job, doc))
         if not items:
-            return
+            return finished
         rec = self.recognizer()
         model = rec.version
         for it in items:
             self._load(it, model)
-        self._recognise([it for it in items if it.error is None and it.pages is None], rec)
+        try:
+            self._recognise([it for it in items if it.error is None and it.pages is None], rec)
+        except ModelUnavailable:
+            for it in items:  # unreadable files fail now; the rest wait for the model
+                if it.error is not None:
+                    self._fail_or_retry(it)
+            raise
         for it in items:
             if it.error is None and it.images:
                 self._store(it, model)
@@ -228,8 +236,9 @@ class Pipeline:
         if ok:
             self._index(ok, model)
         for it in items:
-            if it.error is not None:
-                self._fail_or_retry(it)
+            if it.error is None or self._fail_or_retry(it):
+                finished += 1
+        return finished
 
     def _load(self, it: _Item, model: str) -> None:
         try:
@@ -322,7 +331,8 @@ class Pipeline:
 
     # --- outcomes --------------------------------------------------------------------
 
-    def _fail_or_retry(self, it: _Item) -> None:
+    def _fail_or_retry(self, it: _Item) -> bool:
+        """Retry a transient failure (False) or mark the document failed (True)."""
         err = it.error
         assert err is not None
         w = self.settings.worker
@@ -337,12 +347,13 @@ class Pipeline:
                 err,
             )
             self.queue.retry(it.job, str(err), delay)
-            return
+            return False
         log.error("%s (%s) failed: %s", it.doc.doc_id, it.doc.filename, err)
         with self.db.tx() as c:
             self.db.set_status(c, it.doc.doc_id, DocStatus.failed, error=str(err))
             self.queue.finish(c, it.job)
         self._keep_failed_copy(it.doc, str(err))
+        return True
 
     def _keep_failed_copy(self, doc: Document, reason: str) -> None:
         """Copy the file to ``failed/`` with the reason beside it, for a person to look at."""
@@ -397,7 +408,7 @@ class Worker:
         while not self._stop.is_set():
             self._wake.clear()
             try:
-                claimed = self.pipeline.run_batch()
+                finished = self.pipeline.run_batch()
             except ModelUnavailable as exc:
                 log.error("%s; documents stay queued (retrying in %.0fs)", exc, self.MODEL_RETRY_S)
                 self._wake.wait(self.MODEL_RETRY_S)
@@ -406,7 +417,7 @@ class Worker:
                 log.exception("ingest worker error; continuing")
                 self._stop.wait(self.IDLE_POLL_S)
                 continue
-            if claimed:
+            if finished:
                 continue
             ready_in = self.queue.next_ready_in()
             wait = self.IDLE_POLL_S if ready_in is None else min(ready_in, self.IDLE_POLL_S)

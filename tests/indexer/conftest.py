@@ -44,6 +44,12 @@ def make_settings(tmp_path: Path, **sections) -> Settings:
     return load_settings(config, overrides)
 
 
+@pytest.fixture(name="make_settings")
+def _make_settings_fixture():
+    """`make_settings(tmp_path, section={key: value})`: settings on a temporary data dir."""
+    return make_settings
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)

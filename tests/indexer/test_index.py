@@ -1,0 +1,141 @@
+"""The Whoosh index: normalisation, tiers (1-best > alternative > fuzzy), query syntax, paging."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from indexer import index
+from indexer.analysis import analyzer, light_stem, tokens
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Letters from Kew, 1851.", "Café déjà-vu naïve", "flies ponies glasses bus", "e.g. it's"],
+)
+def test_tokens_equal_the_whoosh_analyzer(text: str) -> None:
+    assert tokens(text) == tuple(t.text for t in analyzer()(text))
+
+
+@pytest.mark.parametrize(
+    ("word", "stem"),
+    [
+        ("letters", "letter"),
+        ("flies", "fly"),
+        ("glasses", "glasse"),
+        ("bus", "bus"),
+        ("class", "class"),
+        ("is", "is"),
+        ("shoes", "shoe"),
+    ],
+)
+def test_light_stem_only_strips_plurals(word: str, stem: str) -> None:
+    assert light_stem(word) == stem
+    assert light_stem(stem) == stem  # idempotent: index and query agree
+
+
+@pytest.fixture
+def ix(tmp_path: Path, fakes):
+    ix = index.create_index(tmp_path / "ix")
+
+    def add(doc_id: str, *markups: str, min_prob: float = 0.05) -> None:
+        pages = [fakes.transcript(m, "m") for m in markups]
+        entry = index.IndexEntry(doc_id, f"{doc_id}.png", datetime.now(UTC), "m", pages)
+        with index.writer(ix) as w:
+            index.update_document(w, entry, min_prob)
+
+    ix.add = add  # type: ignore[attr-defined]
+    return ix
+
+
+def _ids(ix, q: str, **kw) -> list[str]:
+    with index.searcher(ix) as s:
+        return [d for d, _ in index.search(s, q, **kw).hits]
+
+
+def test_one_best_match_ranks_above_alternative_even_when_alternative_is_frequent(ix) -> None:
+    # doc "alt" has the word only as a (likely) alternative, many times, in a short text;
+    # doc "best" has it once as the 1-best reading in a longer text.
+    ix.add("alt", " ".join(["Hocker@0.5{Hooker:0.45}"] * 6))
+    ix.add("best", "Dear Hooker@0.6 thanks for the seeds and the letters from Kew today")
+    ix.add("none", "nothing to see")
+    assert _ids(ix, "hooker") == ["best", "alt"]
+
+
+def test_alternative_ranking_follows_its_probability(ix) -> None:
+    ix.add("likely", "Hocker@0.5{Hooker:0.45}")
+    ix.add("unlikely", "Hocker@0.8{Hooker:0.1}")
+    assert _ids(ix, "hooker") == ["likely", "unlikely"]
+
+
+def test_alternatives_below_the_threshold_are_not_indexed(ix) -> None:
+    ix.add("weak", "Hocker@0.9{Hooker:0.02}", min_prob=0.05)
+    assert _ids(ix, "hooker") == []
+
+
+def test_fuzzy_finds_near_spellings_below_exact_and_only_when_asked(ix) -> None:
+    ix.add("near", "Hookar went home")
+    ix.add("exact", "Hooker went home")
+    assert _ids(ix, "hooker") == ["exact"]
+    assert _ids(ix, "hooker", fuzzy=True) == ["exact", "near"]
+
+
+def test_fuzzy_distance_grows_with_word_length() -> None:
+    assert index.fuzzy_distance("to", 2) == 0
+    assert index.fuzzy_distance("kew", 2) == 1
+    assert index.fuzzy_distance("botanical", 2) == 2
+    assert index.fuzzy_distance("botanical", 1) == 1
+
+
+def test_phrase_needs_consecutive_one_best_words(ix) -> None:
+    ix.add("yes", "the Royal Gardens at Kew")
+    ix.add("no", "Gardens of the Royal Society")
+    assert _ids(ix, '"royal gardens"') == ["yes"]
+    assert sorted(_ids(ix, "royal gardens")) == ["no", "yes"]
+
+
+def test_boolean_prefix_and_accent_folded_queries(ix) -> None:
+    ix.add("a", "botany and Café")
+    ix.add("b", "botanical garden")
+    ix.add("c", "garden cafe")
+    assert sorted(_ids(ix, "botan*")) == ["a", "b"]
+    assert sorted(_ids(ix, "garden NOT botanical")) == ["c"]
+    assert sorted(_ids(ix, "botany OR garden")) == ["a", "b", "c"]
+    assert sorted(_ids(ix, "café")) == ["a", "c"]
+    assert sorted(_ids(ix, "gardens")) == ["b", "c"]  # plural folded to the stem
+
+
+def test_update_replaces_and_remove_deletes(ix) -> None:
+    ix.add("d", "first version")
+    ix.add("d", "second version")
+    assert _ids(ix, "version") == ["d"]
+    assert _ids(ix, "first") == []
+    with index.writer(ix) as w:
+        index.remove_document(w, "d")
+    assert _ids(ix, "version") == []
+    assert index.doc_ids(ix) == set()
+
+
+def test_paging_is_consistent_with_the_total(ix) -> None:
+    for i in range(7):
+        ix.add(f"d{i}", "common " + "word " * i)
+    with index.searcher(ix) as s:
+        full = index.search(s, "common", limit=7)
+        page2 = index.search(s, "common", limit=3, offset=3)
+    assert full.total == page2.total == 7
+    assert [d for d, _ in page2.hits] == [d for d, _ in full.hits[3:6]]
+
+
+def test_query_terms_exclude_negated_words(ix) -> None:
+    ix.add("a", "apples pears")
+    with index.searcher(ix) as s:
+        terms = index.search(s, "apple NOT plums", fuzzy=False).terms
+    assert terms.exact == {"apple"}
+    assert terms.matches("apple") and not terms.matches("plum")
+
+
+def test_empty_query_is_an_error(ix) -> None:
+    with index.searcher(ix) as s, pytest.raises(index.QueryError, match="empty"):
+        index.search(s, "   ")
