@@ -298,7 +298,8 @@ def normalize_background(gray: np.ndarray, ink_scale: float | None = None) -> np
     out = gray.astype(np.float32) / bg
     # Stretch: paper at 1.0 -> 255; the darkest ink (1st percentile) -> 0.
     lo = float(np.percentile(out[:: max(1, h // 300), :: max(1, w // 300)], 1.0))
-    lo = min(lo, 0.85)
+    # Never stretch so far that paper texture turns into ink.
+    lo = min(lo, 0.6)
     out = (out - lo) / max(1e-3, 0.97 - lo)
     return np.clip(out * 255.0, 0, 255).astype(np.uint8)
 

@@ -91,6 +91,26 @@ def remove_rules(ink: np.ndarray, text_height: float | None = None) -> np.ndarra
     return out
 
 
+def remove_strokes(ink: np.ndarray, text_height: float) -> np.ndarray:
+    """Ink without long straight strokes at any angle (arrows, box edges, underlines).
+
+    Handwriting has no straight stroke as long as six text heights; a drawing has many.
+    """
+    min_len = max(20, int(6 * text_height))
+    segs = cv2.HoughLinesP(
+        ink, 1, np.pi / 180, threshold=min_len, minLineLength=min_len, maxLineGap=2
+    )
+    if segs is None:
+        return ink
+    out = ink.copy()
+    mask = np.zeros_like(ink)
+    width = max(3, int(round(0.25 * text_height)) + 2)
+    for x0, y0, x1, y1 in segs[:, 0]:
+        cv2.line(mask, (int(x0), int(y0)), (int(x1), int(y1)), 1, width)
+    out[mask > 0] = 0
+    return out
+
+
 @dataclass(frozen=True)
 class _Components:
     labels: np.ndarray  # H x W int32, 0 = background
@@ -176,16 +196,27 @@ def _local_heights(cx: np.ndarray, cy: np.ndarray, h: np.ndarray, k: int = 12) -
 
 def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
     H, W = ink.shape
-    ink = remove_rules(ink, th)
+    ink = remove_strokes(remove_rules(ink, th), th)
     cc = _components(ink)
     if len(cc.x) == 0:
         return []
     speck = (cc.area < max(4.0, 0.01 * th * th)) | ((cc.h < 0.2 * th) & (cc.w < 0.2 * th))
     fill = cc.area / np.maximum(1, cc.w * cc.h)
-    # Frames, arrows and scribbles: large and hollow.
+    # Frames, arrows and scribbles: large and hollow; board edges and rules: long bars.
     hollow = (np.maximum(cc.h, cc.w) > 6 * th) & (fill < 0.08)
     blob = (cc.h > 8 * th) & (cc.w > 8 * th)
-    valid = ~(speck | hollow | blob)
+    bar = (
+        ((cc.h > 4 * th) & (cc.w * 3 < cc.h))
+        | ((cc.h > 1.8 * th) & (cc.w < 0.2 * cc.h))
+        | ((cc.w > 6 * th) & (cc.h < 0.3 * th))
+    )
+    # Scanner edges, board frames, shadows at the border of the picture.
+    edge = ((cc.x <= 1) | (cc.y <= 1) | (cc.x + cc.w >= W - 1) | (cc.y + cc.h >= H - 1)) & (
+        np.maximum(cc.w, cc.h) > 2 * th
+    )
+    valid = ~(speck | hollow | blob | bar | edge)
+    # Drawings crossing the writing: their pixels close to a line still count for it.
+    drawing = (hollow | blob) & ~(bar | edge)
     if not valid.any():
         return []
     keep_cc = np.concatenate([[False], valid])
@@ -193,7 +224,15 @@ def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
     seed_lbl, nseed = _ridge_seeds(body.astype(np.uint8), th)
     if nseed <= 1:
         return []
+    # Crests run on past the ends of a line; keep them where there is writing.
+    near_ink = cv2.dilate(
+        body.astype(np.uint8),
+        cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(th) | 1, int(th) | 1)),
+    )
+    seed_lbl = np.where(near_ink > 0, seed_lbl, 0).astype(np.int32)
     seeds = (seed_lbl > 0).astype(np.uint8)
+    if not seeds.any():
+        return []
 
     # Nearest seed for every pixel (Voronoi over the seed bands).
     _, vor = cv2.distanceTransformWithLabels(
@@ -204,8 +243,10 @@ def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
     lut[vor[sy, sx]] = seed_lbl[sy, sx]
     near = lut[vor]
 
-    # Ink pixels of valid components, with their component and their nearest seed.
-    py, px = np.nonzero(body)
+    # Ink pixels of valid components and drawings, with their component and nearest seed.
+    dist = cv2.distanceTransform(1 - seeds, cv2.DIST_L2, 3)
+    keep_draw = np.concatenate([[False], drawing])
+    py, px = np.nonzero(body | (keep_draw[cc.labels] & (dist < 0.5 * th)))
     pc = cc.labels[py, px]
     ps = near[py, px]
     # Whole-component assignment when one line holds most of a component.
@@ -221,6 +262,14 @@ def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
     best_seed[ucc[order]] = useed[order]
     whole = best_share[pc] >= 0.7
     ps = np.where(whole, best_seed[pc], ps)
+    # Pixels of components split between lines that lie far from any line (a circle or
+    # an arrow drawn through the writing) belong to none.
+    far = ~whole & (dist[py, px] > 0.8 * th)
+    # Marks nowhere near a line (stray specks, remains of a frame) belong to none.
+    closest = np.full(ncc, np.inf)
+    np.minimum.at(closest, pc, dist[py, px])
+    far |= closest[pc] > 0.8 * th
+    ps = np.where(far, 0, ps)
 
     lines = _collect_lines(px, py, pc, ps, nseed, cc, th)
     blocks = _blocks(lines, th)
@@ -228,8 +277,10 @@ def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
 
 
 #: Smoothing of the ink that turns each text line into one ridge, in text heights.
-RIDGE_SIGMA_X = 2.0
+RIDGE_SIGMA_X = 1.5
 RIDGE_SIGMA_Y = 0.35
+#: A crest must reach this fraction of the brightest crest within a few text heights.
+RIDGE_LOCAL = 0.3
 
 
 def _ridge_seeds(ink: np.ndarray, th: float) -> tuple[np.ndarray, int]:
@@ -246,7 +297,11 @@ def _ridge_seeds(ink: np.ndarray, th: float) -> tuple[np.ndarray, int]:
     r = max(1, int(round(0.3 * th)))
     peak = cv2.dilate(blur, np.ones((2 * r + 1, 1), np.uint8))
     strong = float(np.percentile(blur[blur > 0], 99)) if (blur > 0).any() else 0.0
-    ridge = ((blur >= peak) & (blur > 0.12 * strong)).astype(np.uint8)
+    # Bright enough for writing, and for the writing around it (so the faint bridge
+    # between two columns or blocks is no crest).
+    k = int(round(4 * th)) | 1
+    local = cv2.dilate(blur, np.ones((max(3, k // 4) | 1, k), np.uint8))
+    ridge = ((blur >= peak) & (blur > 0.1 * strong) & (blur > RIDGE_LOCAL * local)).astype(np.uint8)
     ridge = cv2.dilate(ridge, np.ones((3, 3), np.uint8))
     n, lbl, stats, _ = cv2.connectedComponentsWithStats(ridge, connectivity=8)
     short = stats[:, cv2.CC_STAT_WIDTH] < 0.6 * th

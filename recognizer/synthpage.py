@@ -75,9 +75,12 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
 def _scale_for(path: str) -> float:
     """Font size per pixel of x-height, so every font writes at the size asked for."""
     font = _font(path, 100)
-    _, t, _, b = font.getbbox("x", anchor="ls")
-    xh = b - t
-    return 100.0 / xh if xh >= 10 else 2.0
+    heights = []
+    for ch in "xaeonu":
+        _, t, _, b = font.getbbox(ch, anchor="ls")
+        heights.append(b - t)
+    xh = float(np.median(heights))
+    return float(np.clip(100.0 / xh, 1.2, 4.0)) if xh > 0 else 2.0
 
 
 def _sized_font(path: str, size: int) -> ImageFont.FreeTypeFont:
