@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from inkdex.cli import add_command, not_implemented
+from inkdex.cli import add_command, common_parser, not_implemented
 from inkdex.settings import Settings
 
 
@@ -96,6 +96,14 @@ def _register_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
 
 
+def _action(actions: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
+    """An action of a subcommand (`inkdex fonts fetch`) that also takes the common options."""
+    common = common_parser()
+    for option in common._actions:  # given after the action, or not at all (keeps the first)
+        option.default = argparse.SUPPRESS
+    return actions.add_parser(name, help=help, description=help, parents=[common])
+
+
 def _fonts(args: argparse.Namespace, settings: Settings) -> int:
     from recognizer.fonts import run_fonts_cli
 
@@ -105,14 +113,14 @@ def _fonts(args: argparse.Namespace, settings: Settings) -> int:
 def _register_fonts(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "fonts", _fonts, "fetch and check handwriting fonts")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    fetch = actions.add_parser("fetch", help="fetch and check Debian and Google handwriting fonts")
+    fetch = _action(actions, "fetch", "fetch and check Debian and Google handwriting fonts")
     fetch.add_argument("--dest", type=Path, help="font cache (default: synth.font_cache)")
     fetch.add_argument("--jobs", type=int, default=6, help="parallel downloads (default: 6)")
     fetch.add_argument("--no-debian", action="store_true", help="skip the Debian packages")
     fetch.add_argument("--no-google", action="store_true", help="skip the Google Fonts families")
-    ls = actions.add_parser("list", help="list accepted fonts (with --all, rejected ones too)")
+    ls = _action(actions, "list", "list accepted fonts (with --all, rejected ones too)")
     ls.add_argument("--all", action="store_true")
-    sheet = actions.add_parser("sheet", help="write a PNG with one line per accepted font")
+    sheet = _action(actions, "sheet", "write a PNG with one line per accepted font")
     sheet.add_argument("out", type=Path, metavar="OUT.png")
     for a in (ls, sheet):
         a.add_argument("--dest", type=Path, help="font cache (default: synth.font_cache)")
@@ -127,7 +135,7 @@ def _synth(args: argparse.Namespace, settings: Settings) -> int:
 def _register_synth(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "synth", _synth, "synthetic handwriting lines")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    sheet = actions.add_parser("sheet", help="write a PNG contact sheet of synthetic lines")
+    sheet = _action(actions, "sheet", "write a PNG contact sheet of synthetic lines")
     sheet.add_argument("out", type=Path, metavar="OUT.png")
     sheet.add_argument("--n", type=int, default=60, help="number of lines (default: 60)")
     sheet.add_argument("--seed", type=int, default=0, help="sample seed (default: 0)")

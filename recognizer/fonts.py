@@ -36,7 +36,7 @@ FONT_SUFFIXES = (".ttf", ".otf", ".woff2", ".woff")
 REQUIRED_CHARS = string.ascii_letters + string.digits
 OPTIONAL_CHARS = string.punctuation
 CHECKS_FILE = "checks.json"
-_CHECKS_VERSION = 3
+_CHECKS_VERSION = 4
 
 DEBIAN_PACKAGES = (
     "fonts-dkg-handwriting",
@@ -68,8 +68,19 @@ DEBIAN_PACKAGES = (
 REJECTED_FAMILIES = frozenset(
     {
         "cabinsketch",  # double-stroke sketch effect
+        "femkeklaver",  # hollow outline letters
+        "neonderthaw",  # neon-tube outline
+        "joscelyn",  # ornamental swash capitals on every word
+        "ballet",  # swash loops larger than the letters
+        "fleurdeleah",  # flourished ornamental capitals
+        "missfajardose",  # hairline flourishes, barely legible at line size
+        "sedgwickavedisplay",  # all-caps display cut
+        "nanumgothiccoding",  # a programming typeface
+        "eduauvicwantdots",  # dotted tracing letters
     }
 )
+# Tracing/school variants drawn with guide lines inside every glyph.
+_REJECTED_NAME_PARTS = ("guides",)
 
 
 class FontError(ValueError):
@@ -129,11 +140,17 @@ _STYLE_TOKENS = re.compile(
 )
 
 
-def family_key(path: Path) -> str:
-    """The family a font file belongs to, from its file name (weights/styles dropped).
+# Google's school-script collections: dozens of near-identical national variants each.
+# They count as one family for the held-out split, so no variant of a held-out hand is
+# trained on.
+_SUPERFAMILY_PREFIXES = ("playwrite", "edu")
+
+
+def face_key(path: Path) -> str:
+    """The typeface a font file belongs to, from its file name (weights/styles dropped).
 
     ``DancingScript-Bold.ttf`` and ``dancing-script-latin-400-normal.woff2`` both give
-    ``dancingscript``, so the same hand from two sources lands on the same side of a split.
+    ``dancingscript``.
     """
     stem = Path(path).name
     for suf in FONT_SUFFIXES:
@@ -149,12 +166,18 @@ def family_key(path: Path) -> str:
     return key
 
 
+def family_key(path: Path) -> str:
+    """The family of a font file: its `face_key`, with school-script collections merged."""
+    key = face_key(path)
+    return next((pre for pre in _SUPERFAMILY_PREFIXES if key.startswith(pre)), key)
+
+
 def split_fonts(
     fonts: Sequence[Path], heldout_fraction: float = 0.1, seed: int = 0
 ) -> tuple[list[Path], list[Path]]:
     """Split fonts into (train, held-out) by family, deterministically from file names.
 
-    Families are ranked by a hash of (seed, family key); the first
+    Families (`family_key`) are ranked by a hash of (seed, family key); the first
     ``round(families * heldout_fraction)`` (at least one when there are two or more
     families and the fraction is positive) are held out, all their files with them.
     """
@@ -200,18 +223,15 @@ def _render(font, ch: str) -> np.ndarray:
     return a[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
 
 
-def _normalized(mask: np.ndarray, size: int = 24) -> np.ndarray:
-    import cv2
+def _caps_only(font) -> bool:
+    """True when ascender letters are no taller than x-height letters (caps or small caps)."""
 
-    return cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA) > 96
+    def height(c: str) -> int:
+        return -font.getbbox(c, anchor="ls")[1]
 
-
-def _same_shape(a: np.ndarray, b: np.ndarray) -> bool:
-    if a.size == 0 or b.size == 0:
-        return False
-    na, nb = _normalized(a), _normalized(b)
-    union = np.logical_or(na, nb).sum()
-    return union > 0 and np.logical_and(na, nb).sum() / union > 0.8
+    x_height = float(np.median([height(c) for c in "acemnorsuvwxz"]))
+    ascender = float(np.median([height(c) for c in "bdhklt"]))
+    return ascender < 1.15 * max(x_height, 1.0)
 
 
 def check_font(path: Path) -> FontCheck:
@@ -219,12 +239,14 @@ def check_font(path: Path) -> FontCheck:
 
     Rejects unreadable files, faces on `REJECTED_FAMILIES`, fonts lacking any letter
     or digit (by cmap or by rendering blank / as the .notdef box), and caps-only faces
-    (lowercase drawn as the capitals). Missing punctuation is returned in ``missing``.
+    (lowercase letters as tall as their ascender neighbours, i.e. capitals or small caps). Missing punctuation is returned in ``missing``.
     """
     from PIL import ImageFont
 
     path = Path(path)
-    if family_key(path) in REJECTED_FAMILIES:
+    if face_key(path) in REJECTED_FAMILIES or any(
+        part in path.name.lower() for part in _REJECTED_NAME_PARTS
+    ):
         return FontCheck(False, "decorative face (reject list)")
     try:
         chars = _cmap_chars(path)
@@ -248,19 +270,8 @@ def check_font(path: Path) -> FontCheck:
     missing_required = "".join(c for c in REQUIRED_CHARS if c in missing)
     if missing_required:
         return FontCheck(False, "missing letters or digits", missing_required)
-    same = sum(
-        1
-        for lo in string.ascii_lowercase
-        if _same_shape(glyphs[lo], glyphs[lo.upper()])
-        and glyphs[lo].shape[0] >= 0.85 * glyphs[lo.upper()].shape[0]
-    )
-    if same >= 18:
+    if _caps_only(font):
         return FontCheck(False, "caps only (no distinct lowercase)")
-    small_caps = sum(
-        1 for lo in string.ascii_lowercase if _same_shape(glyphs[lo], glyphs[lo.upper()])
-    )
-    if small_caps >= 20:
-        return FontCheck(False, "small caps (no distinct lowercase)")
     missing_opt = "".join(c for c in OPTIONAL_CHARS if c in missing)
     return FontCheck(True, "ok", missing_opt)
 
@@ -596,12 +607,14 @@ def font_sheet(fonts: Sequence[Path], out: Path, columns: int = 3, line_height: 
     for i, path in enumerate(fonts):
         x, y = (i // rows) * (label_w + sample_w), (i % rows) * row_h
         draw.text((x + 4, y + row_h // 2), path.name[:38], font=label_font, fill=90, anchor="lm")
+        cell = Image.new("L", (sample_w, row_h - 1), 255)
         try:
             f = ImageFont.truetype(str(path), line_height * 3 // 4)
             text = "".join(c for c in SHEET_TEXT if c not in missing_chars(path))
-            draw.text((x + label_w, y + row_h - 12), text, font=f, fill=0, anchor="ls")
+            ImageDraw.Draw(cell).text((4, row_h - 12), text, font=f, fill=0, anchor="ls")
         except Exception as exc:  # noqa: BLE001 - the sheet shows the failure instead
-            draw.text((x + label_w, y + row_h // 2), f"error: {exc}", font=label_font, fill=0)
+            ImageDraw.Draw(cell).text((4, row_h // 2), f"error: {exc}", font=label_font, fill=0)
+        sheet.paste(cell, (x + label_w, y))
         draw.line([(x, y + row_h - 1), (x + label_w + sample_w, y + row_h - 1)], fill=220)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
