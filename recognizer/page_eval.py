@@ -361,6 +361,44 @@ def report_json(report: PageReport, per_page: bool = False) -> str:
     return json.dumps(report.to_dict(per_page=per_page), indent=2)
 
 
+def run_page_eval(args: Any, settings: Any) -> int:
+    """`inkdex eval --pages DIR`: detection F1s, page CER/WER and time per page, as JSON.
+
+    When the model bundle cannot be loaded the detection metrics are still reported
+    (with a note on stderr) and the text metrics are null.
+    """
+    import sys
+
+    recognizer = None
+    try:
+        from recognizer.recognize import load_recognizer
+
+        bundle = getattr(args, "model", None)
+        if bundle:
+            from recognizer.recognize import _bundle_path
+
+            recognizer = load_recognizer(settings.model, _bundle_path(bundle, settings))
+        else:
+            recognizer = load_recognizer(settings.model)
+    except Exception as exc:  # no model yet: detection metrics still mean something
+        print(
+            f"inkdex eval: no recognizer ({exc}); reporting line/word detection only",
+            file=sys.stderr,
+        )
+    limit = getattr(args, "limit", None)
+    try:
+        report = evaluate_pages(Path(args.pages), recognizer, limit=limit)
+    except (PageSetError, ValueError, OSError) as exc:
+        print(f"inkdex eval: {exc}", file=sys.stderr)
+        return 2
+    per_page = bool(getattr(args, "report_lines", False))
+    if getattr(args, "json", False):
+        print(json.dumps(report.to_dict(per_page=per_page)))
+    else:
+        print(report_json(report, per_page=per_page))
+    return 0
+
+
 __all__ = [
     "Detection",
     "PageReport",
@@ -374,4 +412,5 @@ __all__ = [
     "load_page_set",
     "match_boxes",
     "report_json",
+    "run_page_eval",
 ]
