@@ -33,9 +33,11 @@ def page_image(markup: str, height: int = 40) -> np.ndarray:
 
 
 def write_page(path: Path, markup: str) -> Path:
+    """A PNG (whatever the name's extension) carrying `markup`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), page_image(markup)):
-        raise OSError(f"cannot write {path}")
+    ok, png = cv2.imencode(".png", page_image(markup))
+    assert ok
+    path.write_bytes(png.tobytes())
     return path
 
 

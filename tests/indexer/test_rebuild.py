@@ -1,0 +1,180 @@
+"""Rebuilds: search keeps answering, the switch is atomic, new models re-transcribe, resume."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from indexer import index
+from indexer.archive import Archive, DocStatus
+
+
+def wait_until(pred: Callable[[], bool], timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def _fill(arch: Archive, tmp_path: Path, fakes, n: int, word: str = "common") -> list[str]:
+    ids = []
+    for i in range(n):
+        p = fakes.write_page(tmp_path / "src" / f"{word}{i}.png", f"{word} page{i}")
+        ids.append(arch.add_file(p).doc_id)
+    arch.process_pending()
+    return ids
+
+
+def _bundle(tmp_path: Path, name: str) -> Path:
+    d = tmp_path / "models" / name
+    d.mkdir(parents=True)
+    return d
+
+
+def test_searches_never_fail_or_come_back_empty_during_a_rebuild(
+    tmp_path: Path, make_settings, fakes
+) -> None:
+    v2 = fakes.FakeRecognizer("fake-2", delay_s=0.02)
+    arch = Archive.open(
+        make_settings(tmp_path), fakes.FakeRecognizer(), recognizer_factory=lambda b: v2
+    )
+    try:
+        _fill(arch, tmp_path, fakes, 30)
+        before = arch.health()["index_generation"]
+        totals: list[int] = []
+        errors: list[BaseException] = []
+        stop = threading.Event()
+
+        def searcher() -> None:
+            while not stop.is_set():
+                try:
+                    totals.append(arch.search("common").total)
+                except BaseException as exc:  # recorded, the test fails below
+                    errors.append(exc)
+
+        t = threading.Thread(target=searcher)
+        t.start()
+        job = arch.start_reindex(_bundle(tmp_path, "fake-2"))
+        wait_until(lambda: arch.reindex_progress()["state"] == "done")
+        time.sleep(0.1)
+        stop.set()
+        t.join()
+        assert errors == []
+        assert len(totals) > 10
+        assert set(totals) == {30}
+        after = arch.health()
+        assert after["index_generation"] != before
+        assert after["model"] == "fake-2"
+        assert arch.reindex_progress()["job_id"] == job
+        assert sum(v2.batches) == 30
+        # matches now come from the new model's transcripts
+        (hit, *_) = arch.search("page7").hits
+        assert arch.get(hit.doc_id).model_version == "fake-2"
+        assert arch.transcript(hit.doc_id)[0].model_version == "fake-2"
+    finally:
+        arch.close()
+
+
+def test_rebuild_with_the_same_model_reuses_transcripts(
+    tmp_path: Path, make_settings, fakes
+) -> None:
+    rec = fakes.FakeRecognizer()
+    arch = Archive.open(make_settings(tmp_path), rec)
+    try:
+        _fill(arch, tmp_path, fakes, 5)
+        calls = len(rec.batches)
+        progress = arch.reindex()
+        assert progress["state"] == "done" and progress["total"] == 5
+        assert len(rec.batches) == calls  # nothing recognised again
+        assert arch.health()["index_generation"] == "g0002-fake-1"
+        assert arch.search("common").total == 5
+    finally:
+        arch.close()
+    # the generation before the live one is kept, older ones are removed
+    arch = Archive.open(make_settings(tmp_path), rec)
+    try:
+        arch.reindex()
+        names = [g.name for g in arch.generations.all()]
+        assert names == ["g0002-fake-1", "g0003-fake-1"]
+    finally:
+        arch.close()
+
+
+def test_documents_added_or_deleted_during_a_rebuild_are_caught_up(
+    tmp_path: Path, make_settings, fakes
+) -> None:
+    v2 = fakes.FakeRecognizer("fake-2", delay_s=0.03)
+    arch = Archive.open(
+        make_settings(tmp_path), fakes.FakeRecognizer(), recognizer_factory=lambda b: v2
+    )
+    arch.start()
+    try:
+        ids = _fill(arch, tmp_path, fakes, 20)
+        arch.start_reindex(_bundle(tmp_path, "fake-2"))
+        wait_until(lambda: arch.reindex_progress()["done"] > 0)
+        late = arch.add_file(fakes.write_page(tmp_path / "late.png", "latecomer words")).doc_id
+        arch.delete(ids[-1])  # most likely not yet copied into the new generation
+        arch.delete(ids[0])  # most likely already copied
+        wait_until(lambda: arch.reindex_progress()["state"] == "done")
+        wait_until(lambda: arch.get(late).status == DocStatus.indexed)
+        assert arch.health()["model"] == "fake-2"
+        assert arch.search("latecomer").total == 1
+        assert arch.search("common").total == 18
+        live = index.doc_ids(index.open_index(arch.live.generation.path))
+        assert live == (set(ids[1:-1]) | {late})
+    finally:
+        arch.close()
+
+
+def test_interrupted_rebuild_resumes_without_redoing_work(
+    tmp_path: Path, make_settings, fakes
+) -> None:
+    settings = make_settings(tmp_path, worker={"batch_pages": 2})
+    v2 = fakes.FakeRecognizer("fake-2", delay_s=0.05)
+    bundle = _bundle(tmp_path, "fake-2")
+    arch = Archive.open(settings, fakes.FakeRecognizer(), recognizer_factory=lambda b: v2)
+    try:
+        _fill(arch, tmp_path, fakes, 16)
+        arch.start()
+        arch.start_reindex(bundle)
+        wait_until(lambda: sum(v2.batches) >= 6)
+    finally:
+        arch.close()  # stops the rebuild half-way
+    first_run = sum(v2.batches)
+    assert 6 <= first_run < 16
+    state = Archive.open(settings, fakes.FakeRecognizer())
+    try:
+        assert state.reindex_progress()["state"] == "interrupted"
+        assert state.health()["model"] == "fake-1"  # the old generation is still live
+    finally:
+        state.close()
+    arch = Archive.open(settings, fakes.FakeRecognizer(), recognizer_factory=lambda b: v2)
+    arch.start()  # resumes it
+    try:
+        wait_until(lambda: arch.reindex_progress()["state"] == "done")
+        assert arch.health()["model"] == "fake-2"
+        assert arch.search("common").total == 16
+    finally:
+        arch.close()
+    assert sum(v2.batches) == 16  # every page recognised once across both runs
+
+
+def test_start_rebuilds_when_the_active_model_changed(tmp_path: Path, make_settings, fakes) -> None:
+    settings = make_settings(tmp_path)
+    arch = Archive.open(settings, fakes.FakeRecognizer("fake-1"))
+    _fill(arch, tmp_path, fakes, 4)
+    arch.close()
+    v2 = fakes.FakeRecognizer("fake-2")
+    arch = Archive.open(settings, v2)
+    try:
+        assert arch.health()["model"] == "fake-1"
+        arch.start()
+        wait_until(lambda: arch.health()["model"] == "fake-2")
+        assert arch.search("common").total == 4
+        assert sum(v2.batches) == 4
+    finally:
+        arch.close()
