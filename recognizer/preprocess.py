@@ -262,7 +262,8 @@ def to_gray(image: np.ndarray) -> np.ndarray:
         return image
     if image.shape[2] == 1:
         return image[:, :, 0]
-    return image[:, :, :3].min(axis=2)
+    b, g, r = cv2.split(np.ascontiguousarray(image[:, :, :3]))
+    return cv2.min(cv2.min(b, g), r)
 
 
 def _small(gray: np.ndarray, side: int) -> tuple[np.ndarray, float]:
@@ -310,8 +311,8 @@ def find_quad(image: np.ndarray, min_area: float = 0.2) -> np.ndarray | None:
     Looks for the largest convex four-sided outline covering at least `min_area` of the
     photo but not its whole frame (then there is nothing to rectify). None otherwise.
     """
-    gray = to_gray(image) if image.ndim == 3 else image
-    small, f = _small(gray, 500)
+    small, f = _small(image, 500)
+    small = to_gray(small)
     sh, sw = small.shape
     area = float(sh * sw)
     blur = cv2.GaussianBlur(small, (5, 5), 0)

@@ -152,21 +152,27 @@ def segment_lines(gray: np.ndarray) -> list[LineBox]:
     if gray.ndim != 2 or gray.size == 0:
         raise ValueError(f"expected a non-empty 2-D grayscale page, got shape {gray.shape}")
     H, W = gray.shape
-    ink_full = remove_rules(binarize(gray))
-    th = text_height(ink_full)
+    # The writing size, measured on a reduced copy (plenty for a median height).
+    f0 = min(1.0, 1000 / max(H, W))
+    probe = gray if f0 == 1.0 else _resize(gray, f0)
+    th = text_height(remove_rules(binarize(probe))) / f0
     if th <= 0:
         return []
     f = min(1.0, WORK_TEXT_HEIGHT / th, WORK_MAX_SIDE / max(H, W))
     if f < 0.95:
-        small = cv2.resize(gray, (max(1, round(W * f)), max(1, round(H * f))), cv2.INTER_AREA)
-        ink = binarize(small)
+        ink = binarize(_resize(gray, f))
         th *= f
     else:
-        f, ink = 1.0, ink_full
+        f, ink = 1.0, binarize(gray)
     lines = _segment_ink(ink, th)
     if f != 1.0:
         lines = [_scale_line(line, 1.0 / f, W, H) for line in lines]
     return lines
+
+
+def _resize(gray: np.ndarray, f: float) -> np.ndarray:
+    H, W = gray.shape[:2]
+    return cv2.resize(gray, (max(1, round(W * f)), max(1, round(H * f))), cv2.INTER_AREA)
 
 
 def _scale_line(line: LineBox, s: float, W: int, H: int) -> LineBox:
@@ -196,8 +202,17 @@ def _local_heights(cx: np.ndarray, cy: np.ndarray, h: np.ndarray, k: int = 12) -
 
 def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
     H, W = ink.shape
-    ink = remove_strokes(remove_rules(ink, th), th)
+    ink = remove_rules(ink, th)
     cc = _components(ink)
+    large = np.maximum(cc.w, cc.h) > 6 * th
+    if large.any():
+        # Straight strokes this long are drawings; only large components can hold one.
+        keep_large = np.concatenate([[False], large])
+        big = keep_large[cc.labels].astype(np.uint8)
+        cleaned = remove_strokes(big, th)
+        if (cleaned != big).any():
+            ink = np.where(big > 0, cleaned, ink).astype(np.uint8)
+            cc = _components(ink)
     if len(cc.x) == 0:
         return []
     speck = (cc.area < max(4.0, 0.01 * th * th)) | ((cc.h < 0.2 * th) & (cc.w < 0.2 * th))
@@ -221,30 +236,39 @@ def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
         return []
     keep_cc = np.concatenate([[False], valid])
     body = keep_cc[cc.labels]
-    seed_lbl, nseed = _ridge_seeds(body.astype(np.uint8), th)
+    seed_lbl, nseed, d = _ridge_seeds(body.astype(np.uint8), th)
     if nseed <= 1:
         return []
+    # Seeds, nearest-seed map and distances at the reduced scale of the ridges (they are
+    # smooth), then brought back to full size.
+    small_body = body.astype(np.uint8)
+    if d > 1:
+        small_body = cv2.resize(
+            small_body, (seed_lbl.shape[1], seed_lbl.shape[0]), interpolation=cv2.INTER_AREA
+        )
+    k = int(th / d) | 1
     # Crests run on past the ends of a line; keep them where there is writing.
     near_ink = cv2.dilate(
-        body.astype(np.uint8),
-        cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(th) | 1, int(th) | 1)),
+        (small_body > 0).astype(np.uint8),
+        cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)),
     )
     seed_lbl = np.where(near_ink > 0, seed_lbl, 0).astype(np.int32)
     seeds = (seed_lbl > 0).astype(np.uint8)
     if not seeds.any():
         return []
-
-    # Nearest seed for every pixel (Voronoi over the seed bands).
-    _, vor = cv2.distanceTransformWithLabels(
+    # Nearest seed for every pixel (Voronoi over the seeds) and the distance to it.
+    dist, vor = cv2.distanceTransformWithLabels(
         1 - seeds, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_CCOMP
     )
     lut = np.zeros(int(vor.max()) + 1, np.int32)
     sy, sx = np.nonzero(seeds)
     lut[vor[sy, sx]] = seed_lbl[sy, sx]
     near = lut[vor]
+    if d > 1:
+        near = cv2.resize(near, (W, H), interpolation=cv2.INTER_NEAREST)
+        dist = cv2.resize(dist * d, (W, H), interpolation=cv2.INTER_LINEAR)
 
     # Ink pixels of valid components and drawings, with their component and nearest seed.
-    dist = cv2.distanceTransform(1 - seeds, cv2.DIST_L2, 3)
     keep_draw = np.concatenate([[False], drawing])
     py, px = np.nonzero(body | (keep_draw[cc.labels] & (dist < 0.5 * th)))
     pc = cc.labels[py, px]
@@ -283,14 +307,24 @@ RIDGE_SIGMA_Y = 0.35
 RIDGE_LOCAL = 0.3
 
 
-def _ridge_seeds(ink: np.ndarray, th: float) -> tuple[np.ndarray, int]:
+def _ridge_seeds(ink: np.ndarray, th: float) -> tuple[np.ndarray, int, int]:
     """Line seeds: the ridges of the ink smoothed much more along than across the lines.
 
     Smoothed that way, each text line becomes a long bright ridge whose crest follows
     the line's middle through slant and wobble; loops reaching into the next line barely
     move it. Crests are the pixels that are the maximum of their column within a third
-    of a text height, and bright enough to be writing, not stray marks.
+    of a text height, and bright enough to be writing, not stray marks. Returns the
+    seed labels at a reduced scale, their count, and the reduction factor.
     """
+    # The smoothing is wide, so it can run on a reduced copy (4 to 8 pixels per height).
+    d = max(1, int(th // 6))
+    if d > 1:
+        ink = cv2.resize(
+            ink.astype(np.float32),
+            (max(1, ink.shape[1] // d), max(1, ink.shape[0] // d)),
+            interpolation=cv2.INTER_AREA,
+        )
+        th = th / d
     blur = cv2.GaussianBlur(
         ink.astype(np.float32), (0, 0), sigmaX=RIDGE_SIGMA_X * th, sigmaY=RIDGE_SIGMA_Y * th
     )
@@ -310,8 +344,9 @@ def _ridge_seeds(ink: np.ndarray, th: float) -> tuple[np.ndarray, int]:
         lbl[short[lbl]] = 0
         n, lbl = cv2.connectedComponents((lbl > 0).astype(np.uint8), connectivity=8)
     if n <= 1:
-        return lbl, n
-    return _link_seeds(lbl, n, np.full(n, th))
+        return lbl, n, d
+    lbl, n = _link_seeds(lbl, n, np.full(n, th))
+    return lbl, n, d
 
 
 #: Pieces of one line further apart than this many text heights stay separate lines.
