@@ -452,7 +452,7 @@ def _npm_pack(spec: str, into: Path, timeout: float = 120) -> Path:
     into.mkdir(parents=True, exist_ok=True)
     try:
         proc = subprocess.run(
-            [npm, "pack", spec, "--pack-destination", str(into), "--silent"],
+            [npm, "pack", spec, "--pack-destination", str(into), "--loglevel=error"],
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -12,6 +12,8 @@ and samples can be drawn from any thread or process.
 from __future__ import annotations
 
 import logging
+import re
+import string
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,6 +66,8 @@ class Sample:
     font: str = ""
 
 
+_ALL_CAPS_WORD = re.compile(r"\b[A-Z]{2,}\b")
+
 # Relative size change of one step of per-letter size jitter.
 _SIZE_STEP = 0.07
 
@@ -97,6 +101,17 @@ class _FontRender:
         _, top, _, bottom = self.font.getbbox("Hg", anchor="ls")
         self.ascent, self.descent = -top, bottom  # ink extent of a typical line
         self.path = str(path)
+
+        # Formal scripts whose capitals are flourishes several times a letter's size:
+        # nobody writes words in all capitals with them.
+        def area(c: str) -> int:
+            left, top, right, bottom = probe.getbbox(c, anchor="ls")
+            return max(1, (right - left) * (bottom - top))
+
+        ratio = np.median([area(c) for c in string.ascii_uppercase]) / np.median(
+            [area(c) for c in string.ascii_lowercase]
+        )
+        self.ornate_caps = bool(ratio > 3.5)
         self.glyphs: dict[tuple[str, int], _Glyph] = {}
         self.pairs: dict[str, float] = {}
         self.lock = threading.Lock()
@@ -307,10 +322,13 @@ class LineSynth:
         path = fam[rng.integers(len(fam))]
         text = self.text.line(rng)
         try:
+            fr = _font_render(path, self._ink)
             text = substitute_missing(text, missing_chars(path))
+            if fr.ornate_caps:
+                text = _ALL_CAPS_WORD.sub(lambda m: m.group().capitalize(), text)
             if not text:
                 text = self.text.word(rng)
-            image = self._draw(rng, path, text)
+            image = self._draw(rng, fr, text)
         except FontError:
             raise
         except Exception as exc:
@@ -550,9 +568,8 @@ class LineSynth:
                 lines[:, xi : xi + thick] = alpha
         return np.clip(color, 0, 1).astype(np.float32), lines
 
-    def _draw(self, rng: np.random.Generator, path: Path, text: str) -> np.ndarray:
+    def _draw(self, rng: np.random.Generator, fr: _FontRender, text: str) -> np.ndarray:
         a = self.augment
-        fr = _font_render(path, self._ink)
         kind = _pick(rng, _SURFACES) if a > 0 else "paper"
         marker = kind == "whiteboard"
         ink, baseline = self._layout(rng, fr, text, a)
@@ -626,7 +643,7 @@ class LineSynth:
         gray = img8
         if kind == "scan":
             paper_level, ink_level = float(base) * 255, float(color) * 255
-            t = ink_level + (paper_level - ink_level) * rng.uniform(0.35, 0.7)
+            t = ink_level + (paper_level - ink_level) * rng.uniform(0.45, 0.75)
             gray = self._binarize(rng, gray, a, t)
         return self._resize(rng, gray, a)
 
