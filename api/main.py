@@ -26,7 +26,14 @@ from api.metrics import IngestTracker, Metrics
 from api.render import ImageCache
 from api.routes import admin, documents, health, metrics, search, web
 from api.upload import UploadError
-from indexer.archive import Archive, DocumentNotFound, DuplicateDocument, QueryError
+from indexer.archive import (
+    Archive,
+    DocumentNotFound,
+    DuplicateDocument,
+    QueryError,
+    RebuildError,
+    RebuildRunning,
+)
 from inkdex import __version__
 from inkdex.settings import Settings
 
@@ -128,6 +135,14 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DuplicateDocument)
     async def _duplicate(request: Request, exc: DuplicateDocument) -> JSONResponse:
         return problem(409, str(exc), doc_id=exc.existing_id)
+
+    @app.exception_handler(RebuildRunning)
+    async def _rebuild_running(request: Request, exc: RebuildRunning) -> JSONResponse:
+        return problem(409, f"{exc}; see GET /admin/reindex for its progress")
+
+    @app.exception_handler(RebuildError)
+    async def _rebuild_error(request: Request, exc: RebuildError) -> JSONResponse:
+        return problem(422, str(exc))
 
     @app.exception_handler(UploadError)
     async def _bad_upload(request: Request, exc: UploadError) -> JSONResponse:

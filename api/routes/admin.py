@@ -59,13 +59,6 @@ def start_reindex(
     model = None
     if request is not None and request.model:
         model = resolve_bundle(settings.model.models_dir, request.model)
-    progress = archive.reindex_progress()
-    if progress.get("state") == "running":
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"rebuild {progress.get('job_id')} is already running; "
-            "see GET /admin/reindex for its progress",
-        )
     return ReindexAccepted(job_id=archive.start_reindex(model=model))
 
 
@@ -94,5 +87,5 @@ def start_reindex(
     },
 )
 def reindex_progress(archive: ArchiveDep) -> dict[str, Any]:
-    """`state` is idle, running, done or failed; `done`/`total` count documents."""
+    """`state` is idle, running, interrupted, done or failed; `done`/`total` count documents."""
     return archive.reindex_progress()

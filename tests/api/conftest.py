@@ -9,14 +9,10 @@ with the reason when `models/inkdex-hw-0.1` is absent.
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -24,23 +20,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from indexer.archive import (
-    DocStatus,
-    Document,
-    DocumentNotFound,
-    DuplicateDocument,
-    Hit,
-    Match,
-    QueryError,
-    SearchResult,
-)
+from indexer.archive import Archive
 from inkdex.settings import Settings, load_settings
-from recognizer.preprocess import ImageLoadError, load_pages, sniff_media_type
 from recognizer.transcript import BBox, Line, PageTranscript, Word
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLE = REPO / "models" / "inkdex-hw-0.1"
-TOKEN = "s3cret-token"
 
 
 @dataclass(frozen=True)
@@ -105,132 +90,6 @@ class StubRecognizer:
         return PageTranscript(self.version, w, h, lines)
 
 
-class FakeArchive:
-    """In-memory stand-in for `indexer.archive.Archive` with the same methods and errors."""
-
-    def __init__(self, settings: Settings, recognizer: StubRecognizer) -> None:
-        self.settings = settings
-        self.recognizer = recognizer
-        self.root = settings.data_dir / "originals"
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.docs: dict[str, Document] = {}
-        self.pages: dict[str, list[PageTranscript]] = {}
-        self.started = self.stopped = False
-        self.generation = 1
-        self.reindex: dict[str, Any] = {"state": "idle", "job_id": None}
-
-    def start(self) -> None:
-        self.started = True
-
-    def stop(self) -> None:
-        self.stopped = True
-
-    def close(self) -> None:
-        pass
-
-    def add_file(self, path: Path, filename: str | None = None, source_path=None) -> Document:
-        data = Path(path).read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-        for d in self.docs.values():
-            if d.sha256 == sha:
-                raise DuplicateDocument(d.doc_id, filename)
-        shutil.copyfile(path, self.root / sha)
-        now = datetime.now(UTC)
-        doc = Document(
-            doc_id=sha[:12],
-            filename=filename or Path(path).name,
-            source_path=source_path,
-            sha256=sha,
-            size=len(data),
-            media_type=sniff_media_type(data[:64]) or "application/octet-stream",
-            status=DocStatus.queued,
-            model_version=None,
-            error=None,
-            pages=None,
-            created_at=now,
-            updated_at=now,
-        )
-        self.docs[doc.doc_id] = doc
-        return doc
-
-    def process_pending(self, max_jobs: int | None = None) -> int:
-        from dataclasses import replace
-
-        n = 0
-        for doc in list(self.docs.values()):
-            if doc.status != DocStatus.queued:
-                continue
-            try:
-                images = load_pages(self.original_path(doc.doc_id), 80_000_000)
-            except ImageLoadError as exc:
-                self.docs[doc.doc_id] = replace(doc, status=DocStatus.failed, error=str(exc))
-            else:
-                self.pages[doc.doc_id] = self.recognizer.transcribe_pages(images)
-                self.docs[doc.doc_id] = replace(
-                    doc,
-                    status=DocStatus.indexed,
-                    pages=len(images),
-                    model_version=self.recognizer.version,
-                )
-            n += 1
-        return n
-
-    def get(self, doc_id: str) -> Document:
-        if doc_id not in self.docs:
-            raise DocumentNotFound(doc_id)
-        return self.docs[doc_id]
-
-    def transcript(self, doc_id: str) -> list[PageTranscript] | None:
-        self.get(doc_id)
-        return self.pages.get(doc_id)
-
-    def list_documents(self, status=None, limit=50, offset=0):
-        docs = [d for d in reversed(self.docs.values()) if status is None or d.status == status]
-        return len(docs), docs[offset : offset + limit]
-
-    def delete(self, doc_id: str) -> None:
-        self.get(doc_id)
-        self.docs.pop(doc_id)
-        self.pages.pop(doc_id, None)
-
-    def original_path(self, doc_id: str) -> Path:
-        return self.root / self.get(doc_id).sha256
-
-    def search(self, q, limit=10, offset=0, fuzzy=False, min_confidence=0.0) -> SearchResult:
-        if q.count('"') % 2:
-            raise QueryError(f"unbalanced quote in query {q!r}")
-        terms = {t.lower() for t in q.split()}
-        hits = []
-        for doc_id, pages in self.pages.items():
-            matches = tuple(
-                Match(pi, li, wi, w.text, w.bbox, w.confidence)
-                for pi, p in enumerate(pages)
-                for li, line in enumerate(p.lines)
-                for wi, w in enumerate(line.words)
-                if w.text.lower() in terms
-            )
-            if matches:
-                doc = self.docs[doc_id]
-                hits.append(Hit(doc_id, doc.filename, float(len(matches)), "", matches))
-        return SearchResult(len(hits), tuple(hits[offset : offset + limit]))
-
-    def health(self) -> dict[str, Any]:
-        return {
-            "model": self.recognizer.version,
-            "index_generation": f"{self.generation:04d}",
-            "documents": len(self.docs),
-            "queue": sum(d.status == DocStatus.queued for d in self.docs.values()),
-        }
-
-    def start_reindex(self, model: Path | None = None) -> str:
-        self.generation += 1
-        self.reindex = {"state": "done", "job_id": f"reindex-{self.generation:04d}"}
-        return self.reindex["job_id"]
-
-    def reindex_progress(self) -> dict[str, Any]:
-        return dict(self.reindex)
-
-
 @pytest.fixture(scope="session")
 def recognizer() -> StubRecognizer:
     return StubRecognizer()
@@ -246,24 +105,22 @@ def settings(tmp_path: Path) -> Settings:
             "data_dir": str(tmp_path / "data"),
             "model": {"bundle": str(models / "inkdex-hw-9.9"), "models_dir": str(models)},
             "upload": {"max_bytes": 2_000_000, "max_pixels": 4_000_000},
+            "inbox": {"enabled": False},
         },
     )
 
 
 @pytest.fixture
-def archive(settings: Settings, recognizer: StubRecognizer) -> FakeArchive:
-    return FakeArchive(settings, recognizer)
+def archive(settings: Settings, recognizer: StubRecognizer) -> Iterator[Archive]:
+    """The real archive on the temp data dir, reading pages with the stub recognizer."""
+    arch = Archive.open(settings, recognizer=recognizer)
+    yield arch
+    arch.close()
 
 
 @pytest.fixture
-def client(settings: Settings, archive: FakeArchive) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, archive)) as c:
-        yield c
-
-
-@pytest.fixture
-def auth_client(settings: Settings, archive: FakeArchive) -> Iterator[TestClient]:
-    settings.api.token = TOKEN
+def client(settings: Settings, archive: Archive) -> Iterator[TestClient]:
+    """The app on that archive; its lifespan starts and stops the ingest worker."""
     with TestClient(create_app(settings, archive)) as c:
         yield c
 
@@ -279,14 +136,12 @@ def new_page(recognizer: StubRecognizer) -> Callable[..., Page]:
 
 
 @pytest.fixture
-def wait_done(archive: Any) -> Callable[[TestClient, str], dict]:
+def wait_done() -> Callable[[TestClient, str], dict]:
     """`wait_done(client, doc_id)`: poll the document until it is indexed or failed."""
 
     def wait(client: TestClient, doc_id: str, timeout_s: float = 30.0) -> dict:
         deadline = time.monotonic() + timeout_s
         while True:
-            if isinstance(archive, FakeArchive):
-                archive.process_pending()
             body = client.get(f"/documents/{doc_id}").json()
             if body["status"] in ("indexed", "failed"):
                 return body

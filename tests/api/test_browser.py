@@ -59,27 +59,10 @@ def server(settings, archive) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
-    pump = _pump_fake_queue(archive)
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=15)
-    if pump is not None:
-        pump.set()
     sock.close()
-
-
-def _pump_fake_queue(archive) -> threading.Event | None:
-    """The in-memory stand-in archive has no worker thread: process its queue meanwhile."""
-    if not hasattr(archive, "pages"):
-        return None
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.wait(0.2):
-            archive.process_pending()
-
-    threading.Thread(target=loop, daemon=True).start()
-    return stop
 
 
 def test_upload_search_and_open_a_document_in_the_browser(server, new_page, tmp_path) -> None:

@@ -36,7 +36,8 @@ def test_metrics_count_documents_searches_and_uploads(client, new_page, wait_don
     assert _value(fams["inkdex_upload_seconds"], sample="inkdex_upload_seconds_count") == 1
     assert _value(fams["inkdex_uploads"], "inkdex_uploads_total", outcome="accepted") == 1
     assert "inkdex_ingest_seconds" in fams
-    assert _value(fams["inkdex_index_info"], generation="0001") == 1
+    generation = client.get("/health").json()["index_generation"]
+    assert _value(fams["inkdex_index_info"], generation=generation, model="stub-0.1") == 1
 
 
 def test_request_latency_is_labelled_by_route_template(client) -> None:

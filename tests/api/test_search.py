@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from indexer.archive import QueryError
+
 
 def _index(client: TestClient, new_page, wait_done, words, width) -> str:
     page = new_page(words, width=width)
@@ -63,7 +65,18 @@ def test_bad_search_parameters_are_422_with_a_message(client, params, needle) ->
     assert needle in str(r.json()["detail"])
 
 
-def test_bad_query_syntax_is_422_with_the_indexers_message(client) -> None:
-    r = client.get("/search", params={"q": '"unclosed phrase'})
+def test_query_errors_from_the_index_are_422_with_the_same_message(client, archive) -> None:
+    def refuse(*args, **kwargs):
+        raise QueryError("cannot parse query 'x((': unbalanced parenthesis")
+
+    archive.search = refuse
+    r = client.get("/search", params={"q": "x(("})
     assert r.status_code == 422
-    assert r.json()["detail"]
+    assert r.json() == {"detail": "cannot parse query 'x((': unbalanced parenthesis"}
+
+
+@pytest.mark.parametrize("q", ['"unclosed phrase', "(", "text:", "AND", "[a TO", "*", "a~^"])
+def test_malformed_queries_never_fail_the_server(client, q) -> None:
+    r = client.get("/search", params={"q": q})
+    assert r.status_code in (200, 422)
+    assert "total" in r.json() or r.json()["detail"]
