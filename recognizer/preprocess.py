@@ -289,8 +289,9 @@ def normalize_background(gray: np.ndarray, ink_scale: float | None = None) -> np
     """
     h, w = gray.shape
     small, f = _small(gray, 600)
-    k = ink_scale * f * 3 if ink_scale else max(small.shape) / 40
-    k = int(max(5, min(61, round(k)))) | 1
+    # The kernel must be wider than any pen or marker stroke.
+    k = ink_scale * f * 3 if ink_scale else max(small.shape) / 20
+    k = int(max(15, min(61, round(k)))) | 1
     bg = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
     bg = cv2.GaussianBlur(bg, (0, 0), k / 2)
     if f < 1.0:

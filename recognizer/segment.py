@@ -526,7 +526,7 @@ def _blocks(lines: list[_Line], th: float) -> list[int]:
             if overlap < 0.2 * min(a.x1 - a.x0, b.x1 - b.x0):
                 continue
             vgap = max(a.y0, b.y0) - min(a.y1, b.y1)
-            if vgap < 1.2 * size:
+            if vgap < 2.0 * size:
                 parent[find(i)] = find(j)
     roots = [find(i) for i in range(n)]
     ids = {r: k for k, r in enumerate(dict.fromkeys(roots))}

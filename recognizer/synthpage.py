@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -452,10 +452,16 @@ class PageSynth:
         img = warped * inside[:, :, None] + room * (1 - inside[:, :, None])
         # Glare: a soft bright spot; shadow: a darkening gradient.
         if rng.random() < 0.8:
-            gx, gy = rng.uniform(0.2, 0.8) * PW, rng.uniform(0.2, 0.8) * PH
-            yy, xx = np.mgrid[0:PH, 0:PW].astype(np.float32)
-            rad = rng.uniform(0.08, 0.2) * PW
-            g = np.exp(-(((xx - gx) / rad) ** 2 + ((yy - gy) / (rad * 0.7)) ** 2))
+            gx, gy = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8)
+            rad = rng.uniform(0.08, 0.2)
+            ratio = PW / PH
+            g = _smooth_field(
+                PH,
+                PW,
+                lambda x, y: np.exp(
+                    -(((x - gx) / rad) ** 2 + ((y - gy) / (rad * 0.7 * ratio)) ** 2)
+                ),
+            )
             g = (g * rng.uniform(0.3, 0.6))[:, :, None]
             img = img * (1 - g) + g
         img = img * _shadow(rng, PH, PW, 0.4)[:, :, None]
@@ -466,23 +472,40 @@ class PageSynth:
 def _paper(
     rng: np.random.Generator, H: int, W: int, colour: np.ndarray, noise: float = 0.02
 ) -> np.ndarray:
-    img = np.empty((H, W, 3), np.float32)
-    img[:] = colour
     low = cv2.resize(rng.normal(0, noise, (H // 32 + 2, W // 32 + 2)).astype(np.float32), (W, H))
-    return img + low[:, :, None]
+    return cv2.merge([low + float(c) for c in colour])
 
 
 def _ink(img: np.ndarray, layer: np.ndarray, colour: np.ndarray, opacity: float) -> np.ndarray:
-    a = (layer.astype(np.float32) / 255.0 * opacity)[:, :, None]
-    return img * (1 - a) + colour[None, None, :] * a
+    """Composite a coverage layer (uint8) in `colour` onto `img`, in place where it has ink."""
+    x, y, w, h = cv2.boundingRect(layer)
+    if w == 0 or h == 0:
+        return img
+    a = (layer[y : y + h, x : x + w].astype(np.float32) * (opacity / 255.0))[:, :, None]
+    sub = img[y : y + h, x : x + w]
+    img[y : y + h, x : x + w] = sub * (1 - a) + colour[None, None, :] * a
+    return img
+
+
+def _smooth_field(H: int, W: int, f: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """A smooth field computed on a coarse grid by `f(xx, yy)` (coordinates in 0..1)."""
+    h, w = max(2, H // 16), max(2, W // 16)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    small = f(xx / (w - 1), yy / (h - 1)).astype(np.float32)
+    return cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR)
 
 
 def _shadow(rng: np.random.Generator, H: int, W: int, depth: float) -> np.ndarray:
     """A linear darkening gradient (1 on the lit side, 1 - depth on the other)."""
     ang = rng.uniform(0, 2 * np.pi)
-    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
-    t = (xx / W - 0.5) * np.cos(ang) + (yy / H - 0.5) * np.sin(ang) + 0.5
-    return 1.0 - depth * np.clip(t, 0, 1) * rng.uniform(0.5, 1.0)
+    k = rng.uniform(0.5, 1.0)
+    return _smooth_field(
+        H,
+        W,
+        lambda x, y: (
+            1.0 - depth * np.clip((x - 0.5) * np.cos(ang) + (y - 0.5) * np.sin(ang) + 0.5, 0, 1) * k
+        ),
+    )
 
 
 def _doodles(
@@ -525,8 +548,11 @@ def _doodles(
 def _degrade(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     if rng.random() < 0.5:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.2))
-    img = img + rng.normal(0, rng.uniform(0.005, 0.03), img.shape).astype(np.float32)
-    return np.clip(img * 255.0, 0, 255).astype(np.uint8)
+    noise = np.empty_like(img)
+    cv2.setRNGSeed(int(rng.integers(2**31 - 1)))
+    cv2.randn(noise, 0.0, float(rng.uniform(0.005, 0.03)))
+    img = cv2.add(img, noise)
+    return cv2.convertScaleAbs(np.clip(img, 0, 1), alpha=255.0)
 
 
 def _truth(blocks: list, hom: np.ndarray, W: int, H: int) -> tuple[TruthLine, ...]:

@@ -1,0 +1,139 @@
+"""Line and word segmentation on small synthetic pages with known boxes."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from recognizer.page_eval import iou, match_boxes
+from recognizer.preprocess import rotate
+from recognizer.segment import LineBox, remove_rules, segment_lines, segment_page
+
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def _write(page: np.ndarray, words: list[str], x: int, y: int, scale: float = 1.2) -> list:
+    """Write words left to right at baseline y; returns their ink boxes."""
+    boxes = []
+    for w in words:
+        (tw, th), _ = cv2.getTextSize(w, FONT, scale, 3)
+        layer = np.zeros_like(page)
+        cv2.putText(layer, w, (x, y), FONT, scale, 255, 3)
+        ys, xs = np.nonzero(layer)
+        boxes.append((int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1))
+        page[layer > 0] = 0
+        x += tw + int(28 * scale)
+    return boxes
+
+
+def _union(boxes: list) -> tuple[int, int, int, int]:
+    x0 = min(b[0] for b in boxes)
+    y0 = min(b[1] for b in boxes)
+    x1 = max(b[0] + b[2] for b in boxes)
+    y1 = max(b[1] + b[3] for b in boxes)
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def _page() -> tuple[np.ndarray, list, list]:
+    page = np.full((520, 900), 255, np.uint8)
+    lines, words = [], []
+    texts = [
+        ["meeting", "notes", "for", "Monday"],
+        ["review", "the", "budget", "draft"],
+        ["call", "Alice", "about", "plans"],
+        ["ship", "it", "by", "Friday"],
+    ]
+    for i, t in enumerate(texts):
+        b = _write(page, t, 60, 90 + 100 * i)
+        words += b
+        lines.append(_union(b))
+    return page, lines, words
+
+
+def test_lines_and_words_are_found_in_reading_order() -> None:
+    page, lines, words = _page()
+    found = segment_lines(page)
+    assert len(found) == 4
+    for truth, got in zip(lines, found, strict=True):
+        assert iou(truth, got.bbox) > 0.8
+    got_words = [w for line in found for w in line.words]
+    assert len(match_boxes(words, got_words, 0.7)) == len(words)
+    assert all(isinstance(x, LineBox) for x in found)
+
+
+def test_words_follow_their_line_left_to_right() -> None:
+    page, _, _ = _page()
+    for line in segment_lines(page):
+        xs = [w[0] for w in line.words]
+        assert xs == sorted(xs)
+        lx, ly, lw, lh = line.bbox
+        for x, y, w, h in line.words:
+            assert lx <= x and x + w <= lx + lw and ly <= y and y + h <= ly + lh
+
+
+def test_two_columns_are_two_blocks_left_first() -> None:
+    page = np.full((400, 1300), 255, np.uint8)
+    left = [_union(_write(page, ["left", "side", "text"], 40, 100 + 70 * i)) for i in range(3)]
+    right = [_union(_write(page, ["right", "column", "here"], 800, 130 + 70 * i)) for i in range(3)]
+    found = segment_lines(page)
+    assert len(found) == 6
+    assert [f.block for f in found[:3]] == [found[0].block] * 3
+    assert found[3].block != found[0].block
+    for truth, got in zip(left + right, found, strict=True):
+        assert iou(truth, got.bbox) > 0.7
+
+
+def test_skewed_page_boxes_come_back_in_original_coordinates() -> None:
+    page, lines, _ = _page()
+    tilted, to_tilted = rotate(page, 4.0)
+    found = segment_page(tilted)
+    assert len(found) == 4
+    for truth, got in zip(lines, found, strict=True):
+        # The true line box, carried onto the tilted picture.
+        x, y, w, h = truth
+        pts = np.array([[[x, y], [x + w, y], [x + w, y + h], [x, y + h]]], np.float64)
+        fwd = np.linalg.inv(to_tilted)
+        q = cv2.perspectiveTransform(pts, fwd)[0]
+        tb = (q[:, 0].min(), q[:, 1].min(), np.ptp(q[:, 0]), np.ptp(q[:, 1]))
+        assert iou(tuple(int(v) for v in tb), got.bbox) > 0.6
+
+
+def test_ruled_lines_are_not_text() -> None:
+    page, lines, _ = _page()
+    for y in range(40, 520, 50):
+        cv2.line(page, (0, y), (899, y), 120, 2)
+    cleaned = remove_rules((page < 128).astype(np.uint8), 25)
+    assert cleaned[40, 450] == 0 and cleaned[440, 5] == 0
+    found = segment_lines(page)
+    assert len(match_boxes(lines, [f.bbox for f in found], 0.6)) == 4
+
+
+def test_a_box_drawn_around_the_text_is_ignored() -> None:
+    page, lines, _ = _page()
+    cv2.rectangle(page, (30, 40), (800, 460), 0, 4)
+    found = segment_lines(page)
+    assert len(found) == 4
+    assert len(match_boxes(lines, [f.bbox for f in found], 0.7)) == 4
+
+
+def test_touching_lines_are_split() -> None:
+    page, lines, _ = _page()
+    # A long descender from line 1 into line 2.
+    cv2.line(page, (200, 95), (205, 165), 0, 3)
+    found = segment_lines(page)
+    assert len(found) == 4
+    assert len(match_boxes(lines, [f.bbox for f in found], 0.6)) == 4
+
+
+@pytest.mark.parametrize("shape", [(50, 50), (300, 400)])
+def test_blank_page_has_no_lines(shape: tuple[int, int]) -> None:
+    assert segment_lines(np.full(shape, 255, np.uint8)) == []
+    noisy = np.full(shape, 255, np.uint8)
+    noisy[np.random.default_rng(0).random(shape) < 0.001] = 0
+    assert segment_lines(noisy) == []
+
+
+def test_segment_lines_rejects_colour_input() -> None:
+    with pytest.raises(ValueError, match="2-D"):
+        segment_lines(np.zeros((10, 10, 3), np.uint8))
