@@ -62,6 +62,10 @@ def _register_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    if getattr(args, "pages", None):
+        from recognizer.page_eval import run_page_eval
+
+        return run_page_eval(args, settings)
     from recognizer.evaluate import run_eval
 
     return run_eval(args, settings)
@@ -85,6 +89,9 @@ def _register_eval(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--iam-words", metavar="FILE", help="IAM ascii/words.txt (with --images)")
     src.add_argument("--images", metavar="DIR", help="IAM lines/ or words/ image folder")
     src.add_argument("--folder", metavar="DIR", help="folder of id_label.png images")
+    src.add_argument(
+        "--pages", metavar="DIR", type=Path, help="page folder with pages.jsonl: line/word boxes"
+    )
     p.add_argument("--skip-err", action="store_true", help="IAM: skip rows marked 'err'")
     p.add_argument("--model", metavar="BUNDLE", help="bundle folder or name in model.models_dir")
     p.add_argument("--decoder", choices=["greedy", "beam", "lexicon"], help="default from config")
