@@ -140,6 +140,10 @@ def text_height(ink: np.ndarray) -> float:
     keep = (cc.area >= 6) & (cc.h >= 3)
     if not keep.any():
         return 0.0
+    # Drawings (a circle round a paragraph, a frame) are no writing: far taller than the
+    # typical component, they would win an area-weighted median on their own.
+    m0 = float(np.median(cc.h[keep]))
+    keep &= (cc.h <= 6 * m0) & (cc.w <= 30 * m0)
     hs = cc.h[keep]
     # Weight by area so i-dots and commas do not drag the scale down.
     order = np.argsort(hs)
@@ -236,7 +240,11 @@ def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
         return []
     keep_cc = np.concatenate([[False], valid])
     body = keep_cc[cc.labels]
-    seed_lbl, nseed, d = _ridge_seeds(body.astype(np.uint8), th)
+    # Drawings count half towards the ridges: writing they touch still forms its line,
+    # and a line of nothing but drawing is dropped below.
+    keep_draw = np.concatenate([[False], drawing])
+    drawn = keep_draw[cc.labels]
+    seed_lbl, nseed, d = _ridge_seeds(body.astype(np.float32) + 0.5 * drawn, th)
     if nseed <= 1:
         return []
     # Seeds, nearest-seed map and distances at the reduced scale of the ridges (they are
@@ -269,8 +277,7 @@ def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
         dist = cv2.resize(dist * d, (W, H), interpolation=cv2.INTER_LINEAR)
 
     # Ink pixels of valid components and drawings, with their component and nearest seed.
-    keep_draw = np.concatenate([[False], drawing])
-    py, px = np.nonzero(body | (keep_draw[cc.labels] & (dist < 0.5 * th)))
+    py, px = np.nonzero(body | (drawn & (dist < 0.5 * th)))
     pc = cc.labels[py, px]
     ps = near[py, px]
     # Whole-component assignment when one line holds most of a component.
@@ -295,7 +302,7 @@ def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
     far |= closest[pc] > 0.8 * th
     ps = np.where(far, 0, ps)
 
-    lines = _collect_lines(px, py, pc, ps, nseed, cc, th)
+    lines = _collect_lines(px, py, pc, ps, nseed, cc, th, valid)
     blocks = _blocks(lines, th)
     return _reading_order(lines, blocks)
 
@@ -430,6 +437,7 @@ def _collect_lines(
     nseed: int,
     cc: _Components,
     th: float,
+    valid: np.ndarray,
 ) -> list[_Line]:
     order = np.argsort(ps, kind="stable")
     px, py, pc, ps = px[order], py[order], pc[order], ps[order]
@@ -441,6 +449,8 @@ def _collect_lines(
             continue
         lx, ly, lc = px[a:b], py[a:b], pc[a:b]
         comps = np.unique(lc) - 1
+        if not valid[comps].any():
+            continue  # a stretch of drawing with no writing of its own
         hs = cc.h[comps]
         big = hs[hs >= 0.3 * th]
         if len(big) == 0:
