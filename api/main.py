@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.metrics import IngestTracker, Metrics
 from api.render import ImageCache
 from api.routes import admin, documents, health, metrics, search, web
-from api.upload import UploadError
+from api.upload import UploadError, clear_partial_uploads
 from indexer.archive import (
     Archive,
     DocumentNotFound,
@@ -55,6 +55,8 @@ def create_app(settings: Settings, archive: Archive | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("inkdex %s starting, data dir %s", __version__, settings.data_dir)
         owned = archive is None
+        if n := clear_partial_uploads(settings.data_dir):
+            log.info("removed %d partial upload(s) left by a previous run", n)
         arch = await run_in_threadpool(Archive.open, settings) if owned else archive
         app.state.archive = arch
         await run_in_threadpool(arch.start)

@@ -67,6 +67,22 @@ class UnsupportedUpload(UploadError):
     status_code = 415
 
 
+def upload_dir(data_dir: Path) -> Path:
+    """Where uploads are written while they arrive (same disk as the originals store)."""
+    return data_dir / "tmp" / "uploads"
+
+
+def clear_partial_uploads(data_dir: Path) -> int:
+    """Remove uploads a previous process left half-received; returns how many."""
+    n = 0
+    folder = upload_dir(data_dir)
+    if folder.is_dir():
+        for part in folder.glob("upload-*.part"):
+            part.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
 @dataclass(frozen=True)
 class ReceivedFile:
     """An uploaded file written to a temporary path; the caller removes `path`."""

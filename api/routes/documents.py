@@ -22,7 +22,7 @@ from api.schemas import (
     Problem,
     UploadAccepted,
 )
-from api.upload import MEDIA_EXTENSIONS, UploadError, check_upload, receive_upload
+from api.upload import MEDIA_EXTENSIONS, UploadError, check_upload, receive_upload, upload_dir
 from indexer.archive import DuplicateDocument
 from recognizer.preprocess import sniff_media_type
 
@@ -50,11 +50,6 @@ _UPLOAD_BODY = {
 }
 _NOT_FOUND = {404: {"model": Problem, "description": "no document with this id"}}
 _AUTH = {401: {"model": Problem, "description": "missing or wrong API token"}}
-
-
-def upload_dir(settings_data_dir: Path) -> Path:
-    """Where uploads are written while they arrive (same disk as the originals store)."""
-    return settings_data_dir / "tmp" / "uploads"
 
 
 @router.post(

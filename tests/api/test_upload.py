@@ -151,3 +151,14 @@ def test_service_keeps_indexing_after_every_bad_upload(client, new_page, wait_do
 )
 def test_sanitize_filename(raw: str, clean: str) -> None:
     assert sanitize_filename(raw, max_length=200) == clean
+
+
+def test_partial_uploads_left_by_a_crash_are_removed_at_start(settings, archive) -> None:
+    from api.main import create_app
+    from api.upload import upload_dir
+
+    folder = upload_dir(settings.data_dir)
+    folder.mkdir(parents=True)
+    (folder / "upload-abc.part").write_bytes(b"half a file")
+    with TestClient(create_app(settings, archive)):
+        assert list(folder.iterdir()) == []
