@@ -15,6 +15,7 @@ from typing import Any
 
 from recognizer.transcript import BBox, PageTranscript
 
+FIRST_LOOK = 10
 _OPERATORS = {"and", "or", "not", "andnot", "andmaybe", "to"}
 _EDGE_PUNCT = re.compile(r"^\W+|\W+$")
 
@@ -58,8 +59,12 @@ def highlight_boxes(
     max_limit: int,
 ) -> list[BBox]:
     """Boxes to draw on `page` of `doc_id` for the query `q` (see the module docstring)."""
-    result = archive.search(q, limit=max_limit)
-    for hit in result.hits:
-        if hit.doc_id == doc_id:
-            return [tuple(m.bbox) for m in hit.matches if m.page == page]
+    # A thumbnail is usually of a first-page hit: look there before the largest page.
+    for limit in dict.fromkeys((min(FIRST_LOOK, max_limit), max_limit)):
+        result = archive.search(q, limit=limit)
+        for hit in result.hits:
+            if hit.doc_id == doc_id:
+                return [tuple(m.bbox) for m in hit.matches if m.page == page]
+        if result.total <= limit:
+            break
     return transcript_boxes(pages or [], page, q)
