@@ -96,6 +96,9 @@ def test_truncated_image_is_accepted_then_fails_with_a_reason(client, new_page, 
     doc = wait_done(client, r.json()["doc_id"])
     assert doc["status"] == "failed"
     assert doc["error"]
+    assert doc["transcript"] is None
+    image = client.get(f"/documents/{doc['doc_id']}/image")
+    assert image.status_code in (200, 422)  # what can be decoded, or a reason; never a 5xx
 
 
 def test_path_traversal_filename_is_reduced_to_its_base_name(client, settings, new_page) -> None:
