@@ -230,6 +230,7 @@ _INKS = {
     "red": (0.15, 0.12, 0.65),
     "green": (0.20, 0.45, 0.12),
     "pencil": (0.38, 0.38, 0.38),
+    "brown": (0.16, 0.26, 0.38),  # faded iron-gall ink of old letters
 }
 _INK_WEIGHTS = {
     "blue": 0.3,
@@ -238,6 +239,7 @@ _INK_WEIGHTS = {
     "red": 0.08,
     "green": 0.05,
     "pencil": 0.1,
+    "brown": 0.08,
 }
 _MARKERS = {
     "black": (0.12, 0.12, 0.12),
