@@ -244,7 +244,12 @@ def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
     # and a line of nothing but drawing is dropped below.
     keep_draw = np.concatenate([[False], drawing])
     drawn = keep_draw[cc.labels]
-    seed_lbl, nseed, d = _ridge_seeds(body.astype(np.float32) + 0.5 * drawn, th)
+    # Writing size around every pixel: each component paints its height over its box.
+    sizes = np.zeros((H, W), np.float32)
+    for i in np.nonzero(valid & (cc.h >= 0.3 * th))[0]:
+        x, y, w, h = int(cc.x[i]), int(cc.y[i]), int(cc.w[i]), int(cc.h[i])
+        np.maximum(sizes[y : y + h, x : x + w], h, out=sizes[y : y + h, x : x + w])
+    seed_lbl, nseed, d = _ridge_seeds(body.astype(np.float32) + 0.5 * drawn, th, sizes)
     if nseed <= 1:
         return []
     # Seeds, nearest-seed map and distances at the reduced scale of the ridges (they are
@@ -314,7 +319,9 @@ RIDGE_SIGMA_Y = 0.35
 RIDGE_LOCAL = 0.3
 
 
-def _ridge_seeds(ink: np.ndarray, th: float) -> tuple[np.ndarray, int, int]:
+def _ridge_seeds(
+    ink: np.ndarray, th: float, sizes: np.ndarray | None = None
+) -> tuple[np.ndarray, int, int]:
     """Line seeds: the ridges of the ink smoothed much more along than across the lines.
 
     Smoothed that way, each text line becomes a long bright ridge whose crest follows
@@ -352,7 +359,17 @@ def _ridge_seeds(ink: np.ndarray, th: float) -> tuple[np.ndarray, int, int]:
         n, lbl = cv2.connectedComponents((lbl > 0).astype(np.uint8), connectivity=8)
     if n <= 1:
         return lbl, n, d
-    lbl, n = _link_seeds(lbl, n, np.full(n, th))
+    size = np.full(n, th)
+    if sizes is not None:
+        if d > 1:
+            sizes = cv2.resize(sizes, (lbl.shape[1], lbl.shape[0]), interpolation=cv2.INTER_NEAREST)
+            sizes = sizes / d
+        ys, xs = np.nonzero((lbl > 0) & (sizes > 0))
+        ls = lbl[ys, xs]
+        cnt = np.bincount(ls, minlength=n)
+        mean = np.bincount(ls, sizes[ys, xs], minlength=n) / np.maximum(1, cnt)
+        size = np.where(cnt > 0, mean, th)
+    lbl, n = _link_seeds(lbl, n, size)
     return lbl, n, d
 
 
@@ -390,7 +407,7 @@ def _link_seeds(seed_lbl: np.ndarray, nseed: int, size: np.ndarray) -> tuple[np.
     ok = (
         (a != b)
         & (gap > -0.5 * hmin)
-        & (gap < LINK_GAP * hmax)
+        & (gap < LINK_GAP * hmin)
         & (dy < 0.6 * hmin)
         & (hmin > 0.5 * hmax)
         & (x1[b] > x1[a])
@@ -456,13 +473,39 @@ def _collect_lines(
         if len(big) == 0:
             continue  # only dots and commas: nothing to read
         size = float(np.median(big))
-        x0, x1 = int(lx.min()), int(lx.max()) + 1
-        y0, y1 = int(ly.min()), int(ly.max()) + 1
-        if (x1 - x0) < 0.5 * th and (y1 - y0) < 0.5 * th:
-            continue
-        words = _words(lx, ly, x0, x1, size)
-        lines.append(_Line(x0, y0, x1, y1, size, words))
+        for part in _split_wide_gaps(lx, size):
+            px_, py_ = lx[part], ly[part]
+            x0, x1 = int(px_.min()), int(px_.max()) + 1
+            y0, y1 = int(py_.min()), int(py_.max()) + 1
+            if (x1 - x0) < 0.5 * th and (y1 - y0) < 0.5 * th:
+                continue
+            words = _words(px_, py_, x0, x1, size)
+            lines.append(_Line(x0, y0, x1, y1, size, words))
     return lines
+
+
+#: A gap wider than this many writing heights inside a line separates two columns.
+COLUMN_GAP = 4.0
+
+
+def _split_wide_gaps(lx: np.ndarray, size: float) -> list[np.ndarray]:
+    """Pixel masks of the parts of a line between column-wide gaps (usually just one)."""
+    x0 = int(lx.min())
+    cols = np.bincount(lx - x0) > 0
+    edges = np.diff(np.concatenate([[1], cols.astype(np.int8), [1]]))
+    starts, ends = np.nonzero(edges == -1)[0], np.nonzero(edges == 1)[0]
+    gaps = [(a, b) for a, b in zip(starts, ends, strict=True) if 0 < a and b < len(cols)]
+    widths = np.array([b - a for a, b in gaps], np.float64)
+    spaces = widths[widths > 0.25 * size]
+    # Wide for this writing and far wider than its word spaces.
+    typical = float(np.median(spaces)) if len(spaces) >= 3 else 0.0
+    cuts = [
+        (a + b) / 2 + x0 for a, b in gaps if b - a > COLUMN_GAP * size and b - a > 2.5 * typical
+    ]
+    if not cuts:
+        return [np.ones(len(lx), bool)]
+    part = np.searchsorted(np.array(cuts), lx)
+    return [part == k for k in range(len(cuts) + 1)]
 
 
 def _words(lx: np.ndarray, ly: np.ndarray, x0: int, x1: int, size: float) -> list[BBox]:
