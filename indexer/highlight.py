@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz.distance import Levenshtein
@@ -63,6 +63,14 @@ class QueryTerms:
             self._seen[term] = hit
         return hit
 
+    def any_of(self) -> Callable[[tuple[str, ...]], bool]:
+        """A fast test: does any of these normalised terms match?"""
+        if not (self.prefixes or self.patterns or self.fuzzy):
+            exact = self.exact
+            return lambda terms: not exact.isdisjoint(terms)
+        matches = self.matches
+        return lambda terms: any(matches(t) for t in terms)
+
 
 def find_matches(
     pages: Sequence[PageTranscript],
@@ -74,15 +82,16 @@ def find_matches(
     out: list[Match] = []
     if not terms:
         return out
+    hit = terms.any_of()
+    min_alt = max(min_confidence, min_alternative_prob)
     for pi, page in enumerate(pages):
         for li, line in enumerate(page.lines):
             for wi, word in enumerate(line.words):
-                readings = [(word.text, word.confidence)]
-                readings += [(t, p) for t, p in word.alternatives if p >= min_alternative_prob]
-                for text, prob in readings:
-                    if prob < min_confidence:
-                        continue
-                    if any(terms.matches(t) for t in tokens(text)):
+                if word.confidence >= min_confidence and hit(tokens(word.text)):
+                    out.append(Match(pi, li, wi, word.text, word.bbox, word.confidence))
+                    continue
+                for text, prob in word.alternatives:
+                    if prob >= min_alt and hit(tokens(text)):
                         out.append(Match(pi, li, wi, text, word.bbox, prob))
                         break
     return out

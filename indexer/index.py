@@ -26,12 +26,13 @@ import struct
 import time
 import weakref
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from fnmatch import translate as glob_to_regex
 from pathlib import Path
+from typing import Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
@@ -129,13 +130,17 @@ def schema() -> fields.Schema:
 
 @dataclass(frozen=True)
 class IndexEntry:
-    """What the index needs to know about one document."""
+    """What the index needs to know about one document.
+
+    `pages` are `PageTranscript`s or their JSON form (``PageTranscript.to_dict()``),
+    which a rebuild reads without building objects.
+    """
 
     doc_id: str
     filename: str
     created: datetime
     model_version: str
-    pages: Sequence[PageTranscript]
+    pages: Sequence[PageTranscript | Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -198,19 +203,33 @@ def writer(ix: index.Index, timeout_s: float = WRITE_LOCK_TIMEOUT_S) -> Iterator
     w.commit()
 
 
+def _readings(pages: Sequence[PageTranscript | Mapping[str, Any]]) -> Iterator[tuple[str, Any]]:
+    """(1-best text, alternatives) of every word, from transcripts or their JSON form."""
+    for page in pages:
+        if isinstance(page, PageTranscript):
+            for line in page.lines:
+                for w in line.words:
+                    yield w.text, w.alternatives
+        else:
+            for line in page["lines"]:
+                for w in line["words"]:
+                    yield w["text"], w["alternatives"]
+
+
 def _fields(entry: IndexEntry, min_prob: float) -> dict[str, object]:
     text: list[str] = []
     alt: list[tuple[str, float]] = []
-    for page in entry.pages:
-        for line in page.lines:
-            for word in line.words:
-                best = tokens(word.text)
-                if not best:
-                    continue
-                text.extend(best)
-                for reading, prob in word.alternatives:
-                    if prob >= min_prob:
-                        alt.extend((t, prob) for t in tokens(reading) if t not in best)
+    for best_text, alternatives in _readings(entry.pages):
+        best = tokens(best_text)
+        if not best:
+            continue
+        text.extend(best)
+        for reading, prob in alternatives:
+            if prob >= min_prob:
+                alt.extend((t, prob) for t in tokens(reading))
+    # A term the document has as a 1-best reading already ranks it in the top tier.
+    written = set(text)
+    alt = [a for a in alt if a[0] not in written]
     return {
         "doc_id": entry.doc_id,
         "filename": entry.filename,

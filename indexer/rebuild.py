@@ -23,7 +23,16 @@ from typing import Any
 from indexer import index
 from indexer.generations import Generation, GenerationError, Generations, LiveIndex
 from indexer.pipeline import IngestError, Recognizer, load_document_pages
-from indexer.store import Database, DocStatus, Document, OriginalStore, TranscriptStore, iso, now
+from indexer.store import (
+    Database,
+    DocStatus,
+    Document,
+    OriginalStore,
+    StoreError,
+    TranscriptStore,
+    iso,
+    now,
+)
 from inkdex.settings import Settings
 from recognizer.transcript import PageTranscript
 
@@ -346,7 +355,13 @@ class _Work:
         batch = self.r.settings.worker.batch_pages
         for i in range(0, len(docs), batch):
             chunk = docs[i : i + batch]
-            pages = {d.doc_id: self.r.transcripts.load(self.model, d.sha256) for d in chunk}
+            pages: dict[str, Any] = {}
+            for d in chunk:
+                try:
+                    pages[d.doc_id] = self.r.transcripts.load_json(self.model, d.sha256)
+                except StoreError as exc:
+                    log.warning("%s; transcribing again", exc)
+                    pages[d.doc_id] = None
             need = [d for d in chunk if pages[d.doc_id] is None]
             if need:
                 pages.update(self._transcribe(need))

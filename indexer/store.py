@@ -196,6 +196,21 @@ class TranscriptStore:
         data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         atomic_write_bytes(self.path(model_version, sha256), data)
 
+    def load_json(self, model_version: str, sha256: str) -> list[dict[str, Any]] | None:
+        """The stored pages in their JSON form (cheaper than `load` when only read once)."""
+        path = self.path(model_version, sha256)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            pages = json.loads(data)["pages"]
+            if not isinstance(pages, list):
+                raise TypeError("'pages' is not a list")
+            return pages
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"transcript {path} is unreadable: {exc}") from exc
+
     def load(self, model_version: str, sha256: str) -> list[PageTranscript] | None:
         """The stored pages, or None when this model has not transcribed the file."""
         path = self.path(model_version, sha256)

@@ -1,0 +1,116 @@
+"""Ingest speed with the real model: 8 page images from drop to searchable.
+
+Prints
+- the model load time (TensorFlow import + bundle load), on its own;
+- `inkdex ingest` of 8 pages in a fresh process and a fresh data dir, wall time
+  including Python start-up, imports, model load, recognition and indexing, as
+  seconds per page, against Tesseract's ~3 s/page;
+- warm throughput: pages/s through `Archive.process_pending` with the model loaded.
+
+Pages default to the first 8 scans of `../shared/data/hooker-pages` (real letters;
+used here only to measure). Skips with a message when the bundle or pages are missing.
+
+    .venv/bin/python bench/ingest_speed.py [--bundle models/inkdex-hw-0.1]
+        [--pages DIR] [--count 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+TESSERACT_S_PER_PAGE = 3.0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bundle", type=Path, default=REPO / "models" / "inkdex-hw-0.1")
+    ap.add_argument("--pages", type=Path, default=REPO.parent / "shared" / "data" / "hooker-pages")
+    ap.add_argument("--count", type=int, default=8)
+    args = ap.parse_args()
+    if not (args.bundle / "model.yaml").is_file():
+        print(f"skipped: no model bundle at {args.bundle}")
+        return 0
+    images = sorted(
+        p for p in args.pages.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".tif")
+    )[: args.count]
+    if len(images) < args.count:
+        print(f"skipped: fewer than {args.count} page images under {args.pages}")
+        return 0
+
+    work = Path(tempfile.mkdtemp(prefix="inkdex-ingest-bench-"))
+    try:
+        config = work / "config.yaml"
+        config.write_text(f"model:\n  bundle: {args.bundle.resolve()}\n")
+
+        # 1. Model load on its own.
+        t = time.perf_counter()
+        from inkdex.settings import load_settings
+        from recognizer.recognize import load_recognizer
+
+        settings = load_settings(config, {"data_dir": str(work / "warm")})
+        rec = load_recognizer(settings.model)
+        load_s = time.perf_counter() - t
+        print(f"model load (TensorFlow import + bundle): {load_s:.1f}s")
+
+        # 2. A cold `inkdex ingest` of the pages: everything included.
+        src = work / "pages"
+        src.mkdir()
+        for p in images:
+            shutil.copy(p, src / p.name)
+        cmd = [
+            str(REPO / ".venv" / "bin" / "inkdex"),
+            "ingest",
+            str(src),
+            "--config",
+            str(config),
+            "--data-dir",
+            str(work / "cold"),
+            "--log-level",
+            "WARNING",
+        ]
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        t = time.perf_counter()
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        cold_s = time.perf_counter() - t
+        if out.returncode != 0:
+            print(out.stdout, out.stderr, sep="\n")
+            print(f"inkdex ingest failed with status {out.returncode}")
+            return 1
+        n = len(images)
+        per_page = cold_s / n
+        print(
+            f"inkdex ingest of {n} pages, cold (start-up + model load included): {cold_s:.1f}s"
+            f" = {per_page:.2f} s/page; Tesseract ~{TESSERACT_S_PER_PAGE:.0f} s/page"
+            f" -> {TESSERACT_S_PER_PAGE / per_page:.1f}x faster"
+        )
+
+        # 3. Warm throughput with the model already loaded.
+        from indexer.archive import Archive
+
+        arch = Archive.open(settings, recognizer=rec)
+        try:
+            for p in images:
+                arch.add_file(p)
+            t = time.perf_counter()
+            arch.process_pending()
+            warm_s = time.perf_counter() - t
+        finally:
+            arch.close()
+        print(f"warm ingest (model loaded): {n / warm_s:.2f} pages/s ({warm_s / n:.2f} s/page)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

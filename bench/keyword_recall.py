@@ -1,0 +1,113 @@
+"""Keyword recall on real handwritten lines: 1-best only vs with alternative readings.
+
+Each labelled line image is transcribed by the model bundle and indexed as one
+document, twice: with the 1-best text only, and with the recognizer's alternatives
+(those at or above `index.alternative_min_prob`). Then every word of 4 or more
+letters of each line's ground truth is searched for; a query scores when its line
+is among the top 10 hits. Prints recall for both indexes (and for fuzzy search on
+top of alternatives).
+
+Default set: `../shared/eval/real-lines` (evaluation only). Other `labels.tsv`
+files (`image<TAB>text`, paths relative to the file) can be given with --labels,
+e.g. the hooker-lines validation split.
+
+    .venv/bin/python bench/keyword_recall.py [--bundle models/inkdex-hw-0.1]
+        [--labels FILE ...] [--decoder beam]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from indexer import index  # noqa: E402
+from indexer.analysis import tokens  # noqa: E402
+
+TOP = 10
+
+
+def read_labels(path: Path) -> list[tuple[Path, str]]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if "\t" in line:
+            name, text = line.split("\t", 1)
+            out.append((path.parent / name, text))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bundle", type=Path, default=REPO / "models" / "inkdex-hw-0.1")
+    ap.add_argument(
+        "--labels",
+        type=Path,
+        nargs="+",
+        default=[REPO.parent / "shared" / "eval" / "real-lines" / "labels.tsv"],
+    )
+    ap.add_argument("--decoder", default="beam", choices=["greedy", "beam", "lexicon"])
+    ap.add_argument("--alternatives", type=int, default=5)
+    args = ap.parse_args()
+    if not (args.bundle / "model.yaml").is_file():
+        print(f"skipped: no model bundle at {args.bundle}")
+        return 0
+    items = []
+    for lf in args.labels:
+        if not lf.is_file():
+            print(f"skipped: {lf} not present")
+            return 0
+        items += read_labels(lf)
+
+    import cv2
+
+    from inkdex.settings import Settings
+    from recognizer.recognize import Recognizer
+
+    min_prob = Settings().index.alternative_min_prob
+    rec = Recognizer.load(args.bundle, decoder=args.decoder, alternatives=args.alternatives)
+    images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p, _ in items]
+    missing = [str(p) for (p, _), im in zip(items, images, strict=True) if im is None]
+    if missing:
+        print(f"cannot read {len(missing)} images, e.g. {missing[0]}")
+        return 1
+    pages = rec.transcribe_as_lines(images)
+
+    tmp = Path(tempfile.mkdtemp(prefix="inkdex-recall-"))
+    indexes = {}
+    for name, prob in (("1-best only", 1.01), ("with alternatives", min_prob)):
+        ix = index.create_index(tmp / name.replace(" ", "-"))
+        with index.writer(ix) as w:
+            for i, page in enumerate(pages):
+                entry = index.IndexEntry(str(i), items[i][0].name, datetime.now(UTC), "m", [page])
+                index.add_document(w, entry, prob)
+        indexes[name] = ix
+
+    queries = []
+    for i, (_, text) in enumerate(items):
+        for term in dict.fromkeys(tokens(text)):
+            if sum(ch.isalpha() for ch in term) >= 4:
+                queries.append((term, str(i)))
+    print(f"{len(items)} lines, {len(queries)} queries (words of 4+ letters), top {TOP}")
+    configs = [
+        ("1-best only", False),
+        ("with alternatives", False),
+        ("with alternatives + fuzzy", True),
+    ]
+    for label, fuzzy in configs:
+        ix = indexes["with alternatives" if label.startswith("with") else "1-best only"]
+        found = 0
+        with index.searcher(ix) as s:
+            for term, doc in queries:
+                hits = index.search(s, term, limit=TOP, fuzzy=fuzzy).hits
+                found += any(d == doc for d, _ in hits)
+        print(f"{label:28s} recall {found / max(1, len(queries)):.1%} ({found}/{len(queries)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
