@@ -59,13 +59,30 @@ def to_original(line: LineBox, prepared: PreparedPage) -> LineBox:
     )
 
 
-def binarize(gray: np.ndarray) -> np.ndarray:
-    """Ink mask (uint8 0/1) of a normalised page (dark ink on flat white)."""
+def _ink_threshold(gray: np.ndarray) -> float:
     t, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     # The background is flat after normalising; Otsu only needs bounds for empty pages
     # (threshold drifts into paper noise) and for very heavy ink.
-    t = float(np.clip(t, 110, 200))
-    return (gray < t).astype(np.uint8)
+    return float(np.clip(t, 110, 200))
+
+
+def binarize(gray: np.ndarray) -> np.ndarray:
+    """Ink mask (uint8 0/1) of a normalised page (dark ink on flat white).
+
+    Hysteresis: a stroke is ink when it is below the Otsu threshold and somewhere also
+    clearly darker than it, so blotches of paper texture that only just pass the
+    threshold are not taken for writing.
+    """
+    t = _ink_threshold(gray)
+    ink = (gray < t).astype(np.uint8)
+    if not ink.any():
+        return ink
+    core = float(np.percentile(gray[ink > 0], 5))
+    strong_t = t - 0.4 * max(0.0, t - core)
+    n, labels = cv2.connectedComponents(ink, connectivity=8)
+    strong = np.bincount(labels[gray < strong_t], minlength=n) > 0
+    strong[0] = False
+    return strong[labels].astype(np.uint8)
 
 
 def remove_rules(ink: np.ndarray, text_height: float | None = None) -> np.ndarray:
@@ -468,6 +485,8 @@ def _collect_lines(
         comps = np.unique(lc) - 1
         if not valid[comps].any():
             continue  # a stretch of drawing with no writing of its own
+        if b - a < 0.35 * th * th:
+            continue  # less ink than one letter: a smudge or texture
         hs = cc.h[comps]
         big = hs[hs >= 0.3 * th]
         if len(big) == 0:

@@ -229,7 +229,8 @@ class PageSynth:
         """Flow words into up to `nlines` lines between x0 and x1, baselines `pitch` apart."""
         font = _sized_font(font_path, size)
         missing = _missing(font_path)
-        space = font.getlength(" ") if font_path else size * 0.3
+        # People leave at least about an x-height between words, whatever the font says.
+        space = max(font.getlength(" ") if font_path else 0.0, 0.3 * size)
         lines: list[list[_Word]] = []
         base = y
         y_max = y_max if y_max is not None else layer.shape[0] - size
@@ -263,7 +264,7 @@ class PageSynth:
                 w = self._write_word(layer, font, word, int(x), base + wob, stroke)
                 if w is not None:
                     words.append(w)
-                x += wlen + space * rng.uniform(1.1, 2.0)
+                x += wlen + space * rng.uniform(1.0, 1.8)
             if words:
                 lines.append(words)
             base += int(round(pitch * (rng.uniform(0.97, 1.03) if jitter else 1.0)))
