@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import threading
+import time
 from typing import Any
 
 from recognizer.transcript import BBox, PageTranscript
@@ -50,6 +52,51 @@ def transcript_boxes(pages: list[PageTranscript], page: int, q: str) -> list[BBo
     return boxes
 
 
+class SearchMemo:
+    """Search results kept for a few seconds, shared by the image requests of one page view.
+
+    A results page asks for ten highlighted thumbnails at once, all with the same query:
+    the first request runs the search, the others wait for it and reuse the answer.
+    """
+
+    def __init__(self, ttl_s: float = 5.0, max_entries: int = 128) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._items: dict[tuple, tuple[float, Any]] = {}
+        self._running: dict[tuple, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def _fresh(self, key: tuple) -> Any | None:
+        item = self._items.get(key)
+        if item is not None and item[0] > time.monotonic():
+            return item[1]
+        return None
+
+    def search(self, archive: Any, q: str, limit: int) -> Any:
+        key = (id(archive), q, limit)
+        with self._lock:
+            found = self._fresh(key)
+            if found is not None:
+                return found
+            running = self._running.setdefault(key, threading.Lock())
+        with running:
+            with self._lock:
+                found = self._fresh(key)
+            if found is not None:
+                return found
+            result = archive.search(q, limit=limit)
+            with self._lock:
+                now = time.monotonic()
+                self._items[key] = (now + self.ttl_s, result)
+                self._running.pop(key, None)
+                if len(self._items) > self.max_entries:
+                    for k in [k for k, (exp, _) in self._items.items() if exp <= now]:
+                        del self._items[k]
+                    while len(self._items) > self.max_entries:
+                        del self._items[next(iter(self._items))]
+            return result
+
+
 def highlight_boxes(
     archive: Any,
     doc_id: str,
@@ -57,11 +104,15 @@ def highlight_boxes(
     page: int,
     pages: list[PageTranscript] | None,
     max_limit: int,
+    memo: SearchMemo | None = None,
 ) -> list[BBox]:
     """Boxes to draw on `page` of `doc_id` for the query `q` (see the module docstring)."""
     # A thumbnail is usually of a first-page hit: look there before the largest page.
     for limit in dict.fromkeys((min(FIRST_LOOK, max_limit), max_limit)):
-        result = archive.search(q, limit=limit)
+        if memo is not None:
+            result = memo.search(archive, q, limit)
+        else:
+            result = archive.search(q, limit=limit)
         for hit in result.hits:
             if hit.doc_id == doc_id:
                 return [tuple(m.bbox) for m in hit.matches if m.page == page]

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.highlight import SearchMemo
 from api.metrics import IngestTracker, Metrics
 from api.render import ImageCache
 from api.routes import admin, documents, health, metrics, search, web
@@ -84,6 +85,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> FastAPI:
     app.state.archive = None
     app.state.metrics = Metrics(lambda: app.state.archive)
     app.state.image_cache = ImageCache(settings.api.image_cache_entries)
+    app.state.search_memo = SearchMemo()
     app.state.ingest_tracker = IngestTracker(app.state.metrics)
 
     for router in (

@@ -209,7 +209,15 @@ def get_image(
                 f"the highlight query is {len(highlight)} characters long; the limit is "
                 f"{settings.api.max_query_length} (api.max_query_length)",
             )
-        boxes = highlight_boxes(archive, doc_id, highlight, page, pages, settings.index.max_limit)
+        boxes = highlight_boxes(
+            archive,
+            doc_id,
+            highlight,
+            page,
+            pages,
+            settings.index.max_limit,
+            request.app.state.search_memo,
+        )
     page_size = None
     if pages and page < len(pages):
         page_size = (pages[page].width, pages[page].height)

@@ -67,3 +67,38 @@ def test_a_document_the_index_does_not_return_falls_back_to_its_transcript() -> 
     index = _Index([], total=0)
     assert highlight_boxes(index, "d", "ships", 0, _pages(), 100) == [(20, 0, 10, 10)]
     assert index.limits == [10]
+
+
+def test_memo_runs_one_search_for_many_identical_image_requests() -> None:
+    import threading
+    import time
+
+    from api.highlight import SearchMemo
+
+    calls = []
+
+    class Slow:
+        def search(self, q, limit=10):
+            calls.append(q)
+            time.sleep(0.05)
+            return SimpleNamespace(total=0, hits=[])
+
+    memo, arch = SearchMemo(ttl_s=60), Slow()
+    threads = [threading.Thread(target=memo.search, args=(arch, "q", 10)) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == ["q"]
+    memo.search(arch, "other", 10)
+    assert calls == ["q", "other"]
+
+
+def test_memo_entries_expire() -> None:
+    from api.highlight import SearchMemo
+
+    index = _Index([], total=0)
+    memo = SearchMemo(ttl_s=0.0)
+    memo.search(index, "q", 10)
+    memo.search(index, "q", 10)
+    assert index.limits == [10, 10]
