@@ -493,12 +493,12 @@ def _collect_lines(
             continue  # only dots and commas: nothing to read
         size = float(np.median(big))
         for part in _split_wide_gaps(lx, size):
-            px_, py_ = lx[part], ly[part]
+            px_, py_, pc_ = lx[part], ly[part], lc[part]
             x0, x1 = int(px_.min()), int(px_.max()) + 1
             y0, y1 = int(py_.min()), int(py_.max()) + 1
             if (x1 - x0) < 0.5 * th and (y1 - y0) < 0.5 * th:
                 continue
-            words = _words(px_, py_, x0, x1, size)
+            words = _words(px_, py_, pc_, x0, x1, size)
             lines.append(_Line(x0, y0, x1, y1, size, words))
     return lines
 
@@ -527,39 +527,71 @@ def _split_wide_gaps(lx: np.ndarray, size: float) -> list[np.ndarray]:
     return [part == k for k in range(len(cuts) + 1)]
 
 
-def _words(lx: np.ndarray, ly: np.ndarray, x0: int, x1: int, size: float) -> list[BBox]:
-    """Cut a line into words at the column gaps that are wide for its writing size."""
-    cols = np.bincount(lx - x0, minlength=x1 - x0) > 0
+def _words(
+    lx: np.ndarray, ly: np.ndarray, lc: np.ndarray, x0: int, x1: int, size: float
+) -> list[BBox]:
+    """Cut a line into words at the column gaps that are wide for its writing size.
+
+    Gaps are measured in the line's middle band (between its ink's quartile rows), where
+    slanted ascenders and long entry strokes do not bridge the space between words.
+    Each component then goes whole to the word holding its middle, unless it really
+    runs across a cut (touching words), when its pixels are split at the cut.
+    """
+    y_lo, y_hi = np.percentile(ly, [25, 75])
+    mid = (ly >= y_lo) & (ly <= y_hi)
+    if mid.sum() < 3:
+        mid = np.ones(len(lx), bool)
+    cols = np.bincount(lx[mid] - x0, minlength=x1 - x0) > 0
     # Runs of empty columns strictly inside the line.
     edges = np.diff(np.concatenate([[1], cols.astype(np.int8), [1]]))
     starts = np.nonzero(edges == -1)[0]
     ends = np.nonzero(edges == 1)[0]
     gaps = [(s, e) for s, e in zip(starts, ends, strict=True) if s > 0 and e < len(cols)]
     thr = _gap_threshold(np.array([e - s for s, e in gaps], np.float64), size)
-    cuts = [(s, e) for s, e in gaps if e - s >= thr]
-    spans = []
-    prev = 0
-    for s, e in cuts:
-        spans.append((prev, s))
-        prev = e
-    spans.append((prev, len(cols)))
-    words: list[BBox] = []
-    order = np.argsort(lx, kind="stable")
-    sx, sy = lx[order] - x0, ly[order]
-    for a, b in spans:
-        i, j = np.searchsorted(sx, a), np.searchsorted(sx, b)
-        if j <= i:
-            continue
-        wy = sy[i:j]
-        wy0, wy1 = int(wy.min()), int(wy.max()) + 1
-        words.append((x0 + int(sx[i]), wy0, int(sx[j - 1] - sx[i]) + 1, wy1 - wy0))
+    cuts = np.array([x0 + (s + e) / 2 for s, e in gaps if e - s >= thr])
+    if len(cuts) == 0:
+        return [_box(lx, ly)]
+    # The word of each component: where the middle of its middle-band ink lies.
+    n = int(lc.max()) + 1
+    cnt = np.bincount(lc[mid], minlength=n)
+    cx = np.bincount(lc[mid], lx[mid].astype(np.float64), minlength=n) / np.maximum(1, cnt)
+    allcnt = np.bincount(lc, minlength=n)
+    cx_all = np.bincount(lc, lx.astype(np.float64), minlength=n) / np.maximum(1, allcnt)
+    cx = np.where(cnt > 0, cx, cx_all)
+    comp_word = np.searchsorted(cuts, cx)
+    pix_word = comp_word[lc]
+    # Components that run well across a cut are split at it.
+    lo = np.full(n, np.inf)
+    hi = np.full(n, -np.inf)
+    np.minimum.at(lo, lc[mid], lx[mid])
+    np.maximum.at(hi, lc[mid], lx[mid])
+    across = np.zeros(n, bool)
+    for c in cuts:
+        across |= (lo < c - 0.3 * size) & (hi > c + 0.3 * size)
+    split = across[lc]
+    pix_word = np.where(split, np.searchsorted(cuts, lx), pix_word)
+    words = []
+    for k in range(len(cuts) + 1):
+        sel = pix_word == k
+        if sel.any():
+            words.append(_box(lx[sel], ly[sel]))
+    words.sort(key=lambda b: b[0])
     return words
+
+
+def _box(xs: np.ndarray, ys: np.ndarray) -> BBox:
+    x0, y0 = int(xs.min()), int(ys.min())
+    return (x0, y0, int(xs.max()) + 1 - x0, int(ys.max()) + 1 - y0)
+
+
+#: Word-gap threshold bounds and default, in writing heights of the line.
+GAP_MIN, GAP_MAX, GAP_DEFAULT = 0.22, 0.9, 0.4
 
 
 def _gap_threshold(gaps: np.ndarray, size: float) -> float:
     """Smallest gap that separates words: between-letter and between-word gaps split in two."""
-    lo, hi = 0.22 * size, 0.9 * size
-    default = 0.4 * size
+    lo, hi = GAP_MIN * size, GAP_MAX * size
+    default = GAP_DEFAULT * size
     if len(gaps) < 2:
         return default
     g = np.sort(gaps)
