@@ -111,9 +111,9 @@ def remove_rules(ink: np.ndarray, text_height: float | None = None) -> np.ndarra
 def remove_strokes(ink: np.ndarray, text_height: float) -> np.ndarray:
     """Ink without long straight strokes at any angle (arrows, box edges, underlines).
 
-    Handwriting has no straight stroke as long as six text heights; a drawing has many.
+    Handwriting has no straight stroke as long as four text heights; a drawing has many.
     """
-    min_len = max(20, int(6 * text_height))
+    min_len = max(20, int(4 * text_height))
     segs = cv2.HoughLinesP(
         ink, 1, np.pi / 180, threshold=min_len, minLineLength=min_len, maxLineGap=2
     )
@@ -225,7 +225,7 @@ def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
     H, W = ink.shape
     ink = remove_rules(ink, th)
     cc = _components(ink)
-    large = np.maximum(cc.w, cc.h) > 6 * th
+    large = np.maximum(cc.w, cc.h) > 4 * th
     if large.any():
         # Straight strokes this long are drawings; only large components can hold one.
         keep_large = np.concatenate([[False], large])
