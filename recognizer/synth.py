@@ -1,10 +1,12 @@
 """Synthetic handwriting lines: text rendered with handwriting fonts, then degraded.
 
 `LineSynth.sample(index)` draws a line of text, renders it glyph by glyph with a
-handwriting font (jittered baseline, size and spacing), slants, rotates and warps it,
-thickens or thins the strokes, puts it on paper or a whiteboard in a pen or marker
-colour, and adds blur, noise and JPEG artefacts. The result is a grayscale crop with
-dark ink on a light background, like a line cut from a scanned or photographed page.
+handwriting font (kerned, with jittered baseline, size and spacing), slants, rotates
+and warps it, thickens or thins the strokes, and puts it on a surface: plain, ruled or
+squared paper, a form with dark box lines, a whiteboard with glare (marker colours),
+or a thresholded office scan with speckles. Crops catch pieces of the neighbouring
+lines, as line crops cut from a page do. Blur, noise, low resolution and JPEG
+artefacts follow. The result is a grayscale crop with dark ink on a light background.
 Every sample is a pure function of (seed, index), so training runs are reproducible
 and samples can be drawn from any thread or process.
 """
@@ -66,7 +68,7 @@ class Sample:
     font: str = ""
 
 
-_ALL_CAPS_WORD = re.compile(r"\b[A-Z]{2,}\b")
+_ALL_CAPS_WORD = re.compile(r"\b[A-Z][A-Z']*[A-Z]\b")
 
 # Relative size change of one step of per-letter size jitter.
 _SIZE_STEP = 0.07
@@ -266,7 +268,7 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: float) -> np.n
     """Low-frequency noise in about [-1, 1], h x w float32 (random grid, upsampled)."""
     gh, gw = max(2, int(h / cell) + 2), max(2, int(w / cell) + 2)
     g = rng.standard_normal((gh, gw)).astype(np.float32)
-    return cv2.resize(g, (w, h), interpolation=cv2.INTER_CUBIC)
+    return cv2.resize(g, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 class LineSynth:
@@ -628,7 +630,7 @@ class LineSynth:
             noise = rng.standard_normal((h, w), np.float32)
             noise *= np.float32(rng.uniform(0.005, 0.04) * a)
             img += noise[:, :, None] if jpeg else noise
-        img8 = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
+        img8 = cv2.convertScaleAbs(img, alpha=255.0)  # saturating; noise never goes far below 0
         if rng.random() < 0.2 * a:
             # Low-resolution scan or photo: down and up again.
             f = rng.uniform(0.45, 0.8)
