@@ -9,7 +9,6 @@ would merge too many distinct words once recognition errors are added on top.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from whoosh.analysis import (
     Analyzer,
@@ -38,15 +37,28 @@ def light_stem(word: str) -> str:
     return word
 
 
-@lru_cache(maxsize=200_000)
+_MEMO: dict[str, tuple[str, ...]] = {}
+_MEMO_MAX = 200_000
+
+
 def tokens(text: str) -> tuple[str, ...]:
-    """The index terms of `text`, in order (same result as `analyzer()` gives)."""
-    out = []
-    for m in _WORD_RE.finditer(text):
-        t = light_stem(m.group().lower().translate(accent_map))
-        if t:
-            out.append(t)
-    return tuple(out)
+    """The index terms of `text`, in order (same result as `analyzer()` gives).
+
+    Memoised in a plain dict (cleared when full): words repeat a lot, and unlike an
+    LRU cache a dict adds no per-entry objects for the garbage collector to walk.
+    """
+    got = _MEMO.get(text)
+    if got is None:
+        out = []
+        for m in _WORD_RE.finditer(text):
+            t = light_stem(m.group().lower().translate(accent_map))
+            if t:
+                out.append(t)
+        got = tuple(out)
+        if len(_MEMO) >= _MEMO_MAX:
+            _MEMO.clear()
+        _MEMO[text] = got
+    return got
 
 
 def analyzer() -> Analyzer:

@@ -19,12 +19,12 @@ TensorFlow; the model is loaded the first time a page must be recognised.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,7 +78,6 @@ __all__ = [
 ]
 
 DOC_ID_LEN = 16
-TRANSCRIPT_CACHE = 512
 MIN_CONFIDENCE_SCAN = 1000  # hits examined when filtering by confidence
 
 
@@ -170,8 +169,6 @@ class Archive:
         self.watcher: InboxWatcher | None = None
         self._lock_fd: int | None = None
         self._lock_guard = threading.Lock()
-        self._cache: OrderedDict[tuple[str, str], list[PageTranscript] | None] = OrderedDict()
-        self._cache_lock = threading.Lock()
         self._started = False
 
     @classmethod
@@ -253,7 +250,7 @@ class Archive:
         doc = self.get(doc_id)
         if doc.model_version is None:
             return None
-        return self._pages(doc.model_version, doc.sha256)
+        return self.transcripts.load(doc.model_version, doc.sha256)
 
     def list_documents(
         self, status: DocStatus | None = None, limit: int = 50, offset: int = 0
@@ -271,9 +268,6 @@ class Archive:
         self.live.submit(lambda w: index.remove_document(w, doc_id)).result()
         self.originals.delete(doc.sha256)
         self.transcripts.delete_all(doc.sha256)
-        with self._cache_lock:
-            for key in [k for k in self._cache if k[1] == doc.sha256]:
-                del self._cache[key]
         log.info("deleted %s (%s)", doc_id, doc.filename)
 
     def original_path(self, doc_id: str) -> Path:
@@ -316,14 +310,13 @@ class Archive:
         want_off, want_lim = (0, MIN_CONFIDENCE_SCAN) if filtering else (offset, limit)
         found = self.live.search(lambda s: index.search(s, q, want_lim, want_off, fuzzy, dist))
         docs = self.db.documents([d for d, _ in found.hits])
-        gen_model = self.live.generation.model
         min_alt = self.settings.index.alternative_min_prob
         hits: list[Hit] = []
         for doc_id, score in found.hits:
             doc = docs.get(doc_id)
             if doc is None:  # deleted a moment ago
                 continue
-            pages = self._pages(doc.model_version or gen_model, doc.sha256) or []
+            pages = self._pages_json(doc)
             matches = find_matches(pages, found.terms, min_confidence, min_alt)
             if filtering and not matches:
                 continue
@@ -332,18 +325,25 @@ class Archive:
             return SearchResult(len(hits), tuple(hits[offset : offset + limit]))
         return SearchResult(found.total, tuple(hits))
 
-    def _pages(self, model: str, sha256: str) -> list[PageTranscript] | None:
-        key = (model, sha256)
-        with self._cache_lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        pages = self.transcripts.load(model, sha256)
-        with self._cache_lock:
-            self._cache[key] = pages
-            if len(self._cache) > TRANSCRIPT_CACHE:
-                self._cache.popitem(last=False)
-        return pages
+    def _pages_json(self, doc: Document) -> list[dict[str, Any]]:
+        """The document's transcript as stored (JSON form), for matching and snippets.
+
+        Not cached: parsed transcripts are many small objects, and keeping hundreds
+        alive makes every full garbage collection (a search-time pause) slower.
+        """
+        models = [doc.model_version] if doc.model_version else []
+        gen_model = self.live.generation.model
+        if gen_model not in models:
+            models.append(gen_model)
+        for model in models:
+            try:
+                pages = self.transcripts.load_json(model, doc.sha256)
+            except StoreError as exc:
+                log.warning("%s", exc)
+                continue
+            if pages is not None:
+                return pages
+        return []
 
     # --- status ----------------------------------------------------------------------
 
@@ -454,6 +454,9 @@ class Archive:
             )
             self.watcher.start()
         self._started = True
+        # Move everything alive after start-up (imports, settings, readers) out of the
+        # garbage collector's way, so full collections stay short during searches.
+        gc.freeze()
 
     def _maybe_rebuild(self) -> None:
         interrupted = self.rebuilder.interrupted()

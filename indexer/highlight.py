@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
@@ -72,42 +73,59 @@ class QueryTerms:
         return lambda terms: any(matches(t) for t in terms)
 
 
+Page = PageTranscript | Mapping[str, Any]
+
+
+def _as_json(pages: Sequence[Page]) -> list[Mapping[str, Any]]:
+    return [p.to_dict() if isinstance(p, PageTranscript) else p for p in pages]
+
+
 def find_matches(
-    pages: Sequence[PageTranscript],
+    pages: Sequence[Page],
     terms: QueryTerms,
     min_confidence: float = 0.0,
     min_alternative_prob: float = 0.0,
 ) -> list[Match]:
-    """Every word whose 1-best reading (or else an indexed alternative) matches `terms`."""
+    """Every word whose 1-best reading (or else an indexed alternative) matches `terms`.
+
+    `pages` are transcripts or their JSON form as stored (read without building objects).
+    """
     out: list[Match] = []
     if not terms:
         return out
     hit = terms.any_of()
     min_alt = max(min_confidence, min_alternative_prob)
-    for pi, page in enumerate(pages):
-        for li, line in enumerate(page.lines):
-            for wi, word in enumerate(line.words):
-                if word.confidence >= min_confidence and hit(tokens(word.text)):
-                    out.append(Match(pi, li, wi, word.text, word.bbox, word.confidence))
+    for pi, page in enumerate(_as_json(pages)):
+        for li, line in enumerate(page["lines"]):
+            for wi, word in enumerate(line["words"]):
+                conf = word["confidence"]
+                if conf >= min_confidence and hit(tokens(word["text"])):
+                    out.append(Match(pi, li, wi, word["text"], _bbox(word["bbox"]), conf))
                     continue
-                for text, prob in word.alternatives:
+                for text, prob in word["alternatives"]:
                     if prob >= min_alt and hit(tokens(text)):
-                        out.append(Match(pi, li, wi, text, word.bbox, prob))
+                        out.append(Match(pi, li, wi, text, _bbox(word["bbox"]), prob))
                         break
     return out
 
 
-def snippet(pages: Sequence[PageTranscript], matches: Sequence[Match]) -> str:
+def _bbox(b: Sequence[int]) -> BBox:
+    x, y, w, h = b
+    return (int(x), int(y), int(w), int(h))
+
+
+def snippet(pages: Sequence[Page], matches: Sequence[Match]) -> str:
     """A short HTML snippet: the lines with matches, matched words in ``<mark>``.
 
     Text is HTML-escaped; only the ``<mark>`` tags are markup. Without matches,
     the start of the first page.
     """
+    jpages = _as_json(pages)
     if not matches:
-        for page in pages:
-            for line in page.lines:
-                if line.text.strip():
-                    return html.escape(_clip(line.text))
+        for page in jpages:
+            for line in page["lines"]:
+                if line["text"].strip():
+                    return html.escape(_clip(line["text"]))
         return ""
     marked: dict[tuple[int, int], set[int]] = {}
     for m in matches:
@@ -115,15 +133,15 @@ def snippet(pages: Sequence[PageTranscript], matches: Sequence[Match]) -> str:
     parts: list[str] = []
     total = 0
     for page_i, line_i in list(marked)[:SNIPPET_LINES]:
-        line = pages[page_i].lines[line_i]
+        line = jpages[page_i]["lines"][line_i]
         words = marked[(page_i, line_i)]
-        if line.words:
+        if line["words"]:
             rendered = " ".join(
-                f"<mark>{html.escape(w.text)}</mark>" if i in words else html.escape(w.text)
-                for i, w in enumerate(line.words)
+                f"<mark>{html.escape(w['text'])}</mark>" if i in words else html.escape(w["text"])
+                for i, w in enumerate(line["words"])
             )
         else:
-            rendered = html.escape(line.text)
+            rendered = html.escape(line["text"])
         parts.append(rendered)
         total += len(rendered)
         if total >= SNIPPET_MAX_CHARS:

@@ -20,6 +20,7 @@ Swapping the engine should only touch this file (plus `analysis.analyzer`).
 
 from __future__ import annotations
 
+import heapq
 import logging
 import re
 import struct
@@ -55,6 +56,7 @@ ALT = "alt"
 WORD_FIELDS = (TEXT, ALT)
 ALT_SCALE = 0.5
 FUZZY_BOOST = 0.4
+MAX_EXPANSION = 64  # terms a prefix, wildcard or fuzzy clause may expand to
 OPEN_RETRIES = 5
 WRITE_LOCK_TIMEOUT_S = 30.0
 WRITER_MB = 128
@@ -341,6 +343,7 @@ def _lexicon(s: Searcher, fieldname: str) -> list[str]:
 
 
 def _near_terms(s: Searcher, fieldname: str, term: str, distance: int) -> list[str]:
+    """Index terms within `distance` edits of `term`: the nearest, then the most frequent."""
     found = process.extract(
         term,
         _lexicon(s, fieldname),
@@ -348,7 +351,36 @@ def _near_terms(s: Searcher, fieldname: str, term: str, distance: int) -> list[s
         score_cutoff=distance,
         limit=None,
     )
-    return [t for t, _, _ in found]
+    if len(found) > MAX_EXPANSION:
+        r = s.reader()
+        found.sort(key=lambda f: (f[1], -r.doc_frequency(fieldname, f[0])))
+    return [t for t, _, _ in found[:MAX_EXPANSION]]
+
+
+def _expand(q: query.Query, s: Searcher) -> query.Query:
+    """Replace prefix and wildcard clauses by their MAX_EXPANSION most frequent terms.
+
+    A handwriting index holds many rare misreadings; an unbounded expansion of
+    ``a*`` would OR together thousands of them for no better ranking.
+    """
+    if isinstance(q, query.Prefix | query.Wildcard) and q.fieldname in WORD_FIELDS:
+        text = q.text
+        if isinstance(q, query.Wildcard):
+            cut = min((i for i, ch in enumerate(text) if ch in "*?"), default=len(text))
+            pattern = re.compile(glob_to_regex(text))
+            prefix = text[:cut]
+        else:
+            pattern, prefix = None, text
+        found = []
+        for raw, ti in s.reader().iter_prefix(q.fieldname, prefix):
+            t = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            if pattern is None or pattern.fullmatch(t):
+                found.append((ti.doc_frequency(), t))
+        top = heapq.nlargest(MAX_EXPANSION, found)
+        if not top:
+            return query.NullQuery
+        return query.Or([query.Term(q.fieldname, t, boost=q.boost) for _, t in top])
+    return q.apply(lambda c: _expand(c, s))
 
 
 def _fuzzify(q: query.Query, s: Searcher, max_distance: int) -> query.Query:
@@ -391,7 +423,12 @@ def _terms(q: query.Query, max_distance: int, fuzzy: bool) -> QueryTerms:
             walk(child)
 
     walk(q)
-    return QueryTerms(frozenset(exact), tuple(prefixes), tuple(patterns), tuple(near.items()))
+    return QueryTerms(
+        frozenset(exact),
+        tuple(dict.fromkeys(prefixes)),
+        tuple(dict.fromkeys(patterns)),
+        tuple(near.items()),
+    )
 
 
 def parse(s: Searcher, text: str) -> query.Query:
@@ -429,6 +466,9 @@ def search(
     if q is query.NullQuery:
         return IndexHits(0, (), QueryTerms())
     terms = _terms(q, max_distance, fuzzy)
+    q = _expand(q, s).normalize()
+    if q is query.NullQuery:
+        return IndexHits(0, (), terms)
     if fuzzy:
         fz = _fuzzify(q, s, max_distance)
         fz.boost = FUZZY_BOOST

@@ -12,6 +12,7 @@ run twice (after a crash) indexes its document once.
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 import sqlite3
@@ -86,6 +87,9 @@ class LazyRecognizer:
                     raise ModelUnavailable(
                         f"cannot load the model bundle {self.bundle}: {exc}"
                     ) from exc
+                # TensorFlow and the model are hundreds of thousands of long-lived
+                # objects: keep them out of full garbage collections (search latency).
+                gc.freeze()
                 if self._rec.version != self.version:
                     log.warning(
                         "bundle %s reports version %r; transcripts are filed under %r",
