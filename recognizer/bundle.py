@@ -185,6 +185,10 @@ def save_bundle(
     return path
 
 
+def _num(v: Any) -> str:
+    return f"{v:,}" if isinstance(v, int) else "?"
+
+
 def model_card(meta: dict[str, Any], charset: Charset) -> str:
     """A short human-readable card from the bundle's metadata."""
     arch = meta["architecture"]
@@ -204,7 +208,7 @@ def model_card(meta: dict[str, Any], charset: Charset) -> str:
         f"- One text line, grayscale, scaled to {norm['height']} px high (aspect kept), "
         "ink 1 / paper 0 after contrast stretching (`recognizer.lineimage.normalize_line`, "
         f"`{norm['method']}`).",
-        f"- {arch.get('parameters', '?'):,} parameters; one output frame per "
+        f"- {_num(arch.get('parameters'))} parameters; one output frame per "
         f"4 input columns; {len(charset)} characters plus the CTC blank "
         "(printable ASCII).",
         f"- Decoder defaults: {meta['decoder']['decoder']}, beam width "
@@ -229,7 +233,7 @@ def model_card(meta: dict[str, Any], charset: Charset) -> str:
         lines.append(
             f"- Recipe `{recipe.get('name', '?')}`: {train.get('epochs_run', '?')} epochs of "
             f"{recipe.get('steps_per_epoch', '?')} steps x {recipe.get('batch_size', '?')} lines "
-            f"({train.get('samples_seen', '?'):,} lines seen), Adam, peak learning rate "
+            f"({_num(train.get('samples_seen'))} lines seen), Adam, peak learning rate "
             f"{recipe.get('learning_rate', '?')}, warm-up then cosine decay; best epoch "
             f"{train.get('best_epoch', '?')} (by validation CER)."
         )
@@ -244,7 +248,7 @@ def model_card(meta: dict[str, Any], charset: Charset) -> str:
         if data.get("init_from"):
             lines.append(f"- Fine-tuned from `{data['init_from']}`.")
         lines.append(
-            f"- Time: {train.get('time_s', 0) / 60:.0f} min on {train.get('hardware', '?')}."
+            f"- Time: {float(train.get('time_s') or 0) / 60:.0f} min on {train.get('hardware', '?')}."
         )
     else:
         lines.append("No training record.")

@@ -9,14 +9,41 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from inkdex.cli import add_command, common_parser, not_implemented
+from inkdex.cli import add_command, common_parser
 from inkdex.settings import Settings
 
 
+def _transcribe(args: argparse.Namespace, settings: Settings) -> int:
+    from recognizer.recognize import run_transcribe
+
+    return run_transcribe(args, settings)
+
+
 def _register_transcribe(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "transcribe", not_implemented("transcribe"), "transcribe images")
+    p = add_command(
+        sub,
+        "transcribe",
+        _transcribe,
+        "transcribe images (prints the text, or one PageTranscript JSON object per page)",
+        settings_flags={
+            "decoder": "model.decoder",
+            "beam_width": "model.beam_width",
+            "lexicon": "model.lexicon",
+        },
+    )
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object per page, with path")
+    p.add_argument("--model", metavar="BUNDLE", help="bundle folder or name in model.models_dir")
+    p.add_argument("--decoder", choices=["greedy", "beam", "lexicon"], help="default from config")
+    p.add_argument("--beam-width", type=int, metavar="N", help="default from config")
+    p.add_argument("--lexicon", metavar="FILE", help="word list for the lexicon decoder")
+    p.add_argument("--line", action="store_true", help="read each image as one text line")
+    p.add_argument(
+        "--overlay",
+        metavar="OUT.png",
+        type=Path,
+        help="also draw line and word boxes with the words read (OUT-1.png, ... per page)",
+    )
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:

@@ -30,6 +30,8 @@ class ModelConfig:
     lstm_units: int = 96
     lstm_layers: int = 2
     dropout: float = 0.2
+    # Momentum of the BatchNorm moving statistics used at inference.
+    bn_momentum: float = 0.99
     arch: str = "crnn-v1"
 
     def __post_init__(self) -> None:
@@ -83,7 +85,7 @@ def build_crnn(config: ModelConfig) -> Any:
     f1, f2, f3, f4 = config.filters
 
     def bn_relu(x: Any, name: str) -> Any:
-        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+        x = layers.BatchNormalization(momentum=config.bn_momentum, name=f"{name}_bn")(x)
         return layers.ReLU(name=f"{name}_relu")(x)
 
     image = keras.Input(shape=(config.height, None, 1), name="image")  # B x H x W x 1

@@ -1,0 +1,119 @@
+"""Recognizer throughput: lines/s for greedy and beam decoding at batch 1 and 32, and load time.
+
+Lines are synthetic handwriting lines of 20-40 characters (rendered with the font cache
+when there is one, else with Pillow's built-in font), so widths look like real lines.
+Every figure includes normalisation, the forward pass and decoding.
+
+    .venv/bin/python bench/recognizer_speed.py [--model models/inkdex-hw-0.1] [--lines 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+class _Lines20to40:
+    """A `TextSource` look-alike whose lines are 20-40 characters long."""
+
+    def __init__(self, seed: int) -> None:
+        from recognizer.text import TextSource
+
+        self.src = TextSource(seed)
+
+    def word(self, rng: np.random.Generator) -> str:
+        return self.src.word(rng)
+
+    def line(self, rng: np.random.Generator) -> str:
+        while True:
+            t = self.src.line(rng)
+            while len(t) < 20:
+                t += " " + self.src.word(rng)
+            if len(t) <= 40:
+                return t
+
+
+def synthetic_lines(n: int, seed: int = 0) -> tuple[list[np.ndarray], str]:
+    """`n` line crops of 20-40 characters and a note on how they were made."""
+    text = _Lines20to40(seed)
+    try:
+        from recognizer.fonts import discover_fonts
+        from recognizer.synth import LineSynth
+
+        fonts = discover_fonts(Path("~/.cache/inkdex/fonts").expanduser())
+    except Exception:
+        fonts = []
+    if fonts:
+        synth = LineSynth(fonts, seed=seed, augment=1.0, text=text)
+        return [synth.sample(i).image for i in range(n)], f"LineSynth, {len(fonts)} fonts"
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=40)
+    rng = np.random.default_rng(seed)
+    crops = []
+    for _ in range(n):
+        t = text.line(rng)
+        img = Image.new("L", (int(font.getlength(t)) + 20, 64), 255)
+        ImageDraw.Draw(img).text((10, 8), t, font=font, fill=0)
+        crops.append(np.asarray(img))
+    return crops, "Pillow built-in font"
+
+
+def lines_per_second(rec, crops: list[np.ndarray], batch: int, repeats: int = 1) -> float:
+    rec.batch_size = batch
+    rec.recognize_lines(crops[: max(batch, 2)])  # warm-up: traces the predict function
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        for k in range(0, len(crops), batch):
+            rec.recognize_lines(crops[k : k + batch])
+    return repeats * len(crops) / (time.perf_counter() - t0)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=Path, default=REPO / "models" / "inkdex-hw-0.1")
+    ap.add_argument("--lines", type=int, default=256, help="lines for the batch-32 runs")
+    ap.add_argument("--lines-b1", type=int, default=64, help="lines for the batch-1 runs")
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    import keras  # noqa: F401  (TensorFlow start-up, reported apart from model loading)
+
+    t_import = time.perf_counter() - t0
+    from recognizer.lineimage import normalize_line
+    from recognizer.recognize import Recognizer
+
+    t0 = time.perf_counter()
+    rec = Recognizer.load(args.model, decoder="greedy")
+    rec.recognize_lines([np.full((48, 200), 255, np.uint8)])
+    t_load = time.perf_counter() - t0
+
+    crops, how = synthetic_lines(args.lines)
+    widths = [normalize_line(c, rec.height).shape[1] for c in crops]
+    print(f"model: {rec.version} ({args.model}), input height {rec.height}")
+    print(f"cpu: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at start")
+    print(f"import keras+tensorflow: {t_import:.2f} s; model load + first call: {t_load:.2f} s")
+    print(
+        f"lines: {len(crops)} synthetic ({how}), 20-40 chars; model-input width "
+        f"median {int(np.median(widths))} px (p10 {int(np.percentile(widths, 10))}, "
+        f"p90 {int(np.percentile(widths, 90))})"
+    )
+    for decoder in ("greedy", "beam"):
+        rec.decoder = decoder
+        for batch, n in ((32, len(crops)), (1, min(args.lines_b1, len(crops)))):
+            lps = lines_per_second(rec, crops[:n], batch)
+            print(f"{decoder:6s} batch {batch:2d}: {lps:7.1f} lines/s  ({n} lines)")
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,343 @@
+"""The Recognizer: line crops or page images -> readings and `PageTranscript`s.
+
+It loads a bundle, normalises crops the way the bundle says, runs the CRNN on
+batches of lines of similar width, decodes each line with `recognizer.decode.read_line`
+and maps every word's output frames back to pixel columns of its crop. It is safe to
+share between threads (model calls are serialised).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recognizer.bundle import Bundle, load_bundle
+from recognizer.lineimage import LineImageError, frame_to_x, line_scale, normalize_line, to_gray
+from recognizer.transcript import Line, PageTranscript, Word
+
+log = logging.getLogger(__name__)
+
+# Batches are padded to a multiple of this many columns so that few distinct shapes
+# reach the compiled predict function.
+_WIDTH_QUANTUM = 32
+
+
+class RecognizerError(ValueError):
+    """The recognizer cannot be set up (bad bundle, decoder or lexicon)."""
+
+
+@dataclass(frozen=True)
+class WordResult:
+    """One word of a line: the decoder's reading plus its x-range in crop pixels."""
+
+    text: str
+    confidence: float
+    x0: int
+    x1: int
+    alternatives: tuple[tuple[str, float], ...]
+    frame_start: int
+    frame_end: int
+
+
+@dataclass(frozen=True)
+class LineResult:
+    """A recognised line crop: text, confidence and words with crop x-ranges."""
+
+    text: str
+    confidence: float
+    words: tuple[WordResult, ...]
+
+    @classmethod
+    def empty(cls) -> LineResult:
+        return cls("", 0.0, ())
+
+
+class Recognizer:
+    """A loaded model bundle plus decoder settings; see `Recognizer.load`."""
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        model: Any,
+        decoder: str = "beam",
+        beam_width: int = 16,
+        alternatives: int = 5,
+        lexicon: Any = None,
+        batch_size: int = 32,
+    ) -> None:
+        if decoder not in ("greedy", "beam", "lexicon"):
+            raise RecognizerError(f"unknown decoder {decoder!r}: use greedy, beam or lexicon")
+        if decoder == "lexicon" and lexicon is None:
+            raise RecognizerError("the lexicon decoder needs a word list (model.lexicon)")
+        if batch_size < 1 or beam_width < 1 or alternatives < 0:
+            raise RecognizerError("batch_size and beam_width must be >= 1, alternatives >= 0")
+        self.bundle = bundle
+        self.decoder = decoder
+        self.beam_width = beam_width
+        self.alternatives = alternatives
+        self.lexicon = lexicon
+        self.batch_size = batch_size
+        self._model = model
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(
+        cls,
+        bundle_dir: Path,
+        decoder: str = "beam",
+        beam_width: int = 16,
+        alternatives: int = 5,
+        lexicon: Path | None = None,
+        batch_size: int = 32,
+    ) -> Recognizer:
+        """Load the bundle at `bundle_dir` (raises `BundleError` when it is missing or bad)."""
+        t0 = time.monotonic()
+        bundle = load_bundle(Path(bundle_dir))
+        lex = None
+        if lexicon is not None:
+            from recognizer.lexicon import Lexicon, LexiconError
+
+            try:
+                lex = Lexicon.from_file(Path(lexicon))
+            except (LexiconError, OSError) as exc:
+                raise RecognizerError(f"cannot load lexicon {lexicon}: {exc}") from exc
+        from recognizer.model import build_predictor
+
+        model = build_predictor(bundle.build_model())
+        rec = cls(bundle, model, decoder, beam_width, alternatives, lex, batch_size)
+        log.info("loaded model %s in %.1f s", rec.version, time.monotonic() - t0)
+        return rec
+
+    @property
+    def version(self) -> str:
+        """The bundle folder name, e.g. ``inkdex-hw-0.1``; recorded in every transcript."""
+        return self.bundle.path.name
+
+    @property
+    def height(self) -> int:
+        return self.bundle.height
+
+    @property
+    def downsample(self) -> int:
+        return self.bundle.config.downsample
+
+    # ------------------------------------------------------------------ model
+
+    def probabilities(self, crops: Sequence[np.ndarray]) -> list[np.ndarray | None]:
+        """Per-crop ``T x C`` softmax outputs (None for a crop with no pixels)."""
+        norm = self.bundle.normalization
+        images: list[np.ndarray | None] = []
+        for crop in crops:
+            try:
+                images.append(normalize_line(crop, norm.height, norm.min_width))
+            except LineImageError as exc:
+                log.warning("line crop skipped: %s", exc)
+                images.append(None)
+        out: list[np.ndarray | None] = [None] * len(images)
+        valid = [i for i, im in enumerate(images) if im is not None]
+        valid.sort(key=lambda i: images[i].shape[1])
+        for k in range(0, len(valid), self.batch_size):
+            idx = valid[k : k + self.batch_size]
+            widest = max(images[i].shape[1] for i in idx)
+            width = -(-widest // _WIDTH_QUANTUM) * _WIDTH_QUANTUM
+            x = np.zeros((len(idx), norm.height, width, 1), np.float32)
+            for j, i in enumerate(idx):
+                x[j, :, : images[i].shape[1], 0] = images[i]
+            with self._lock:
+                probs = np.asarray(self._model.predict_on_batch(x))
+            for j, i in enumerate(idx):
+                frames = self.bundle.config.output_length(images[i].shape[1])
+                out[i] = probs[j, :frames]
+        return out
+
+    # ---------------------------------------------------------------- decoding
+
+    def recognize_lines(self, crops: Sequence[np.ndarray]) -> list[LineResult]:
+        """Read grayscale (or BGR) line crops; word x-ranges are in crop pixels."""
+        from recognizer.decode import read_line
+
+        results = []
+        for crop, probs in zip(crops, self.probabilities(crops), strict=True):
+            if probs is None:
+                results.append(LineResult.empty())
+                continue
+            reading = read_line(
+                probs,
+                self.bundle.charset,
+                decoder=self.decoder,
+                beam_width=self.beam_width,
+                alternatives=self.alternatives,
+                lexicon=self.lexicon,
+            )
+            h, w = crop.shape[:2]
+            scale = line_scale(h, self.height)
+            words = []
+            for wr in reading.words:
+                x0 = frame_to_x(wr.frame_start, scale, self.downsample)
+                x1 = frame_to_x(wr.frame_end + 1, scale, self.downsample)
+                x0i = int(np.clip(np.floor(x0), 0, max(0, w - 1)))
+                x1i = int(np.clip(np.ceil(x1), x0i + 1, w))
+                words.append(
+                    WordResult(
+                        wr.text,
+                        float(wr.confidence),
+                        x0i,
+                        x1i,
+                        tuple((t, float(p)) for t, p in wr.alternatives),
+                        wr.frame_start,
+                        wr.frame_end,
+                    )
+                )
+            results.append(LineResult(reading.text, float(reading.confidence), tuple(words)))
+        return results
+
+    # ------------------------------------------------------------------- pages
+
+    def transcribe_pages(self, images: Sequence[np.ndarray]) -> list[PageTranscript]:
+        """Transcribe page images (BGR or gray uint8), batching lines across pages.
+
+        Pages go through line segmentation (`recognizer.page.transcribe_pages`) when that
+        stage is installed; otherwise each image is read as one text line.
+        """
+        try:
+            from recognizer.page import transcribe_pages as segment_and_read
+        except ImportError:
+            segment_and_read = None
+        if segment_and_read is not None:
+            return segment_and_read(self, images)
+        return self.transcribe_as_lines(images)
+
+    def transcribe_as_lines(self, images: Sequence[np.ndarray]) -> list[PageTranscript]:
+        """Read each image as a single text line (for line crops and word snippets)."""
+        grays = [to_gray(im) if im.size else im for im in images]
+        pages = []
+        for gray, res in zip(grays, self.recognize_lines(grays), strict=True):
+            h, w = gray.shape[:2]
+            lines: tuple[Line, ...] = ()
+            if res.text.strip():
+                words = tuple(
+                    Word((x.x0, 0, x.x1 - x.x0, h), x.text, x.confidence, x.alternatives)
+                    for x in res.words
+                )
+                lines = (Line((0, 0, w, h), res.text, res.confidence, words),)
+            pages.append(PageTranscript(self.version, w, h, lines))
+        return pages
+
+    def transcribe(self, image: np.ndarray) -> PageTranscript:
+        """Transcribe one page image."""
+        return self.transcribe_pages([image])[0]
+
+
+def load_recognizer(model_settings: Any, bundle: Path | None = None) -> Recognizer:
+    """A `Recognizer` from the ``model`` section of `inkdex.settings.Settings`."""
+    return Recognizer.load(
+        Path(bundle) if bundle is not None else Path(model_settings.bundle),
+        decoder=model_settings.decoder,
+        beam_width=model_settings.beam_width,
+        alternatives=model_settings.alternatives,
+        lexicon=model_settings.lexicon,
+        batch_size=model_settings.batch_size,
+    )
+
+
+def _bundle_path(arg: str | None, settings: Any) -> Path:
+    """``--model``: a bundle folder, or a bundle name inside ``model.models_dir``."""
+    if not arg:
+        return Path(settings.model.bundle)
+    p = Path(arg).expanduser()
+    if p.exists() or p.is_absolute():
+        return p
+    named = Path(settings.model.models_dir) / arg
+    return named if named.exists() else p
+
+
+def _load_images(path: Path, max_pixels: int) -> list[np.ndarray]:
+    """Pages of an image file (PDF/TIFF give several); raises ValueError with the reason."""
+    try:
+        from recognizer.preprocess import load_pages
+    except ImportError:
+        load_pages = None
+    if load_pages is not None:
+        return load_pages(path, max_pixels)
+    import cv2
+
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{path}: not a readable image")
+    return [image]
+
+
+def run_transcribe(args: Any, settings: Any) -> int:
+    """`inkdex transcribe IMAGE...`: print each image's text, or PageTranscript JSON lines.
+
+    An unreadable image is reported on stderr and skipped; the exit status is then 1.
+    """
+    import json
+    import sys
+
+    from recognizer.bundle import BundleError
+
+    m = settings.model
+    try:
+        recognizer = load_recognizer(m, _bundle_path(args.model, settings))
+    except (BundleError, RecognizerError) as exc:
+        print(f"inkdex transcribe: {exc}", file=sys.stderr)
+        return 2
+    failed = 0
+    overlays = 0
+    many = len(args.images) > 1
+    for name in args.images:
+        path = Path(name)
+        try:
+            pages = _load_images(path, settings.upload.max_pixels)
+        except (ValueError, OSError) as exc:
+            print(f"inkdex transcribe: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        if args.line:
+            transcripts = recognizer.transcribe_as_lines(pages)
+        else:
+            transcripts = recognizer.transcribe_pages(pages)
+        if getattr(args, "overlay", None):
+            from recognizer.page import overlay_path, save_overlay
+
+            for page, t in zip(pages, transcripts, strict=True):
+                multi = many or len(transcripts) > 1
+                save_overlay(overlay_path(args.overlay, overlays, 2 if multi else 1), page, t)
+                overlays += 1
+        overlay = getattr(args, "overlay", None)
+        if overlay is not None:
+            from recognizer.page import overlay_path, save_overlay
+
+            base = Path(overlay)
+            if many:  # one overlay per input image: OUT-<image name>.png
+                base = base.with_name(f"{base.stem}-{path.stem}{base.suffix or '.png'}")
+            for n, (image, t) in enumerate(zip(pages, transcripts, strict=True)):
+                try:
+                    save_overlay(overlay_path(base, n, len(pages)), image, t)
+                except OSError as exc:
+                    print(f"inkdex transcribe: {exc}", file=sys.stderr)
+                    failed += 1
+        for n, t in enumerate(transcripts):
+            if args.json:
+                d = t.to_dict()
+                d["path"] = str(path)
+                if len(transcripts) > 1:
+                    d["page"] = n
+                print(json.dumps(d, ensure_ascii=False))
+            else:
+                if many or len(transcripts) > 1:
+                    suffix = f" (page {n + 1})" if len(transcripts) > 1 else ""
+                    print(f"==> {path}{suffix} <==")
+                print(t.text)
+            sys.stdout.flush()
+    return 1 if failed else 0

@@ -1,0 +1,125 @@
+"""The Recognizer: crops in, readings with crop x-ranges out; pages; `inkdex transcribe`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recognizer.bundle import save_bundle
+from recognizer.charset import Charset
+from recognizer.model import ModelConfig, build_crnn
+from recognizer.recognize import LineResult, Recognizer, RecognizerError
+from recognizer.transcript import PageTranscript
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = {"filters": (8, 8, 16, 16), "proj_units": 16, "lstm_units": 16, "dropout": 0.0}
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory) -> Path:
+    """A bundle with random weights: outputs are arbitrary but shaped like a real model's."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    charset = Charset("ab ")
+    cfg = ModelConfig(num_classes=charset.num_classes, height=32, **TINY)
+    path = tmp_path_factory.mktemp("models") / "tiny-0.1"
+    return save_bundle(path, build_crnn(cfg), charset, cfg, name="tiny", version="0.1")
+
+
+def _line(h: int, w: int) -> np.ndarray:
+    img = np.full((h, w), 235, np.uint8)
+    img[h // 3 : 2 * h // 3, w // 10 : w // 3] = 20
+    img[h // 3 : 2 * h // 3, w // 2 : 9 * w // 10] = 20
+    return img
+
+
+@pytest.mark.parametrize("decoder", ["greedy", "beam"])
+def test_recognize_lines_keeps_order_and_word_ranges_inside_each_crop(tiny_bundle, decoder) -> None:
+    rec = Recognizer.load(tiny_bundle, decoder=decoder, batch_size=2)
+    assert rec.version == "tiny-0.1" and rec.height == 32
+    crops = [_line(40, 300), _line(64, 90), _line(20, 500), np.zeros((0, 5), np.uint8)]
+    results = rec.recognize_lines(crops)
+    assert len(results) == len(crops)
+    assert results[-1] == LineResult.empty()
+    for crop, res in zip(crops[:-1], results[:-1], strict=True):
+        assert 0.0 <= res.confidence <= 1.0
+        assert res.text.split() == [w.text for w in res.words]
+        for w in res.words:
+            assert 0 <= w.x0 < w.x1 <= crop.shape[1]
+
+
+def test_results_do_not_depend_on_batch_order(tiny_bundle) -> None:
+    rec = Recognizer.load(tiny_bundle, decoder="greedy", batch_size=1)
+    a, b = _line(40, 300), _line(40, 120)
+    assert rec.recognize_lines([a, b]) == rec.recognize_lines([b, a])[::-1]
+
+
+def test_probabilities_have_one_frame_per_four_model_columns(tiny_bundle) -> None:
+    rec = Recognizer.load(tiny_bundle)
+    (p,) = rec.probabilities([_line(64, 256)])  # 256 px at 64 high -> 128 at 32 -> 32 frames
+    assert p.shape == (32, 4)
+
+
+def test_transcribe_as_lines_gives_one_line_covering_the_image(tiny_bundle) -> None:
+    rec = Recognizer.load(tiny_bundle, decoder="greedy")
+    image = np.stack([_line(40, 300)] * 3, axis=-1)  # BGR
+    (page,) = rec.transcribe_as_lines([image])
+    assert isinstance(page, PageTranscript)
+    assert (page.model_version, page.width, page.height) == ("tiny-0.1", 300, 40)
+    for line in page.lines:
+        assert line.bbox == (0, 0, 300, 40)
+        for w in line.words:
+            x, y, bw, bh = w.bbox
+            assert y == 0 and bh == 40 and 0 <= x and x + bw <= 300
+
+
+def test_bad_decoder_settings_are_refused(tiny_bundle) -> None:
+    with pytest.raises(RecognizerError, match="unknown decoder"):
+        Recognizer.load(tiny_bundle, decoder="magic")
+    with pytest.raises(RecognizerError, match="needs a word list"):
+        Recognizer.load(tiny_bundle, decoder="lexicon")
+
+
+def test_transcribe_json_schema_with_the_shipped_bundle(tmp_path) -> None:
+    """`inkdex transcribe --json`: one PageTranscript per line with "path"; bad files go to stderr."""
+    bundle = REPO / "models" / "inkdex-hw-0.1"
+    if not (bundle / "model.yaml").is_file():
+        pytest.skip(f"no trained bundle committed yet at {bundle}")
+    import cv2
+
+    img = tmp_path / "line.png"
+    cv2.imwrite(str(img), _line(48, 400))
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "inkdex.cli",
+            "transcribe",
+            "--json",
+            "--line",
+            "--model",
+            str(bundle),
+            str(img),
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "bad.png" in proc.stderr
+    rows = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert len(rows) == 1
+    assert rows[0]["path"] == str(img)
+    assert {"model_version", "width", "height", "lines"} <= rows[0].keys()
+    assert rows[0]["model_version"] == "inkdex-hw-0.1"
+    assert PageTranscript.from_dict(rows[0]).width == 400

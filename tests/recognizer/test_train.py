@@ -1,0 +1,174 @@
+"""Training: data mixing, width buckets, validation, checkpoints, resume, the bundle it writes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from recognizer.bundle import load_bundle
+from recognizer.charset import DEFAULT_CHARSET
+from recognizer.train import (
+    RECIPES,
+    LabeledLine,
+    RealSet,
+    TrainError,
+    TrainOptions,
+    _tasks,
+    ctc_feasible,
+    greedy_texts,
+    train,
+    usable_lines,
+)
+
+WORDS = "the quick brown fox jumps over a lazy dog".split()
+
+
+@dataclass(frozen=True)
+class _Sample:
+    image: np.ndarray
+    text: str
+
+
+class PillowSynth:
+    """Stand-in for `recognizer.synth.LineSynth`: clean lines in Pillow's built-in font."""
+
+    def __init__(self, fonts, seed=0, augment=1.0, height=None) -> None:
+        self.seed = seed
+        self.font = ImageFont.load_default(size=20)
+
+    def sample(self, index: int) -> _Sample:
+        rng = np.random.default_rng([self.seed, index])
+        text = " ".join(rng.choice(WORDS, size=int(rng.integers(1, 3))))
+        return _Sample(self.render(text), text)
+
+    def render(self, text: str) -> np.ndarray:
+        img = Image.new("L", (int(self.font.getlength(text)) + 10, 28), 255)
+        ImageDraw.Draw(img).text((5, 3), text, font=self.font, fill=0)
+        return np.asarray(img)
+
+
+def factory(fonts, seed, augment, height):
+    return PillowSynth(fonts, seed, augment, height)
+
+
+def _options(tmp_path: Path, **kw) -> TrainOptions:
+    font = tmp_path / "fake.ttf"  # the factory above ignores fonts, but one must be given
+    font.write_bytes(b"")
+    base = dict(
+        recipe=RECIPES["tiny"],
+        out=tmp_path / "models",
+        run_dir=tmp_path / "run",
+        fonts=(font,),
+        workers=0,
+        verbose=0,
+    )
+    base.update(kw)
+    return TrainOptions(**base)
+
+
+@pytest.fixture
+def _fonts_are_not_checked(monkeypatch):
+    import recognizer.fonts
+
+    monkeypatch.setattr(recognizer.fonts, "split_fonts", lambda f, frac, seed: (list(f), list(f)))
+
+
+def test_real_set_spec_parses_optional_weight() -> None:
+    assert RealSet.parse("a/labels.tsv") == RealSet(Path("a/labels.tsv"), 1.0)
+    assert RealSet.parse("a/labels.tsv:0.25") == RealSet(Path("a/labels.tsv"), 0.25)
+
+
+def test_usable_lines_folds_and_drops_editorial_or_unencodable_labels() -> None:
+    lines = [
+        LabeledLine(Path("a"), "caf\u00e9 time"),
+        LabeledLine(Path("b"), "greivances[sic]"),
+        LabeledLine(Path("c"), "\u00a35 note"),
+        LabeledLine(Path("d"), "  "),
+    ]
+    assert [x.text for x in usable_lines(lines, DEFAULT_CHARSET)] == ["cafe time"]
+
+
+def test_ctc_feasible_counts_a_blank_between_repeated_letters() -> None:
+    assert ctc_feasible([1, 2, 3], 3)
+    assert not ctc_feasible([1, 1, 2], 3)  # "aab" needs a, blank, a, b
+    assert ctc_feasible([1, 1, 2], 4)
+    assert not ctc_feasible([], 10)
+
+
+def test_task_stream_is_reproducible_and_mixes_by_weight() -> None:
+    take = [t for _, t in zip(range(2000), _tasks(0, 8, [1.0, 3.0], seed=5), strict=False)]
+    again = [t for _, t in zip(range(2000), _tasks(0, 8, [1.0, 3.0], seed=5), strict=False)]
+    assert take == again
+    real = sum(t.source == 0 for t in take) / len(take)
+    assert 0.7 < real < 0.8
+    resumed = next(_tasks(10, 8, [1.0, 3.0], seed=5))
+    assert resumed == take[80]  # step 10 of batch 8 starts at sample 80
+
+
+def test_greedy_texts_collapse_repeats_and_drop_blanks() -> None:
+    cs = DEFAULT_CHARSET
+    a, b = cs.encode("a")[0], cs.encode("b")[0]
+    path = [a, a, 0, a, b, b, 0, 0]
+    probs = np.eye(cs.num_classes)[path][None]
+    assert greedy_texts(probs, [8], cs) == ["aab"]
+    assert greedy_texts(probs, [3], cs) == ["a"]
+
+
+@pytest.mark.usefixtures("_fonts_are_not_checked")
+def test_train_writes_a_bundle_and_resume_continues_the_epoch_count(tmp_path) -> None:
+    opts = _options(tmp_path, recipe=replace(RECIPES["tiny"], epochs=1))
+    result = train(opts, synth_factory=factory)
+    assert result.epochs_run == 1
+    bundle = load_bundle(result.bundle)
+    assert bundle.height == RECIPES["tiny"].height
+    assert bundle.meta["training"]["epochs_run"] == 1
+    assert bundle.meta["metrics"][0]["set"] == "synthetic-heldout-fonts"
+    run = tmp_path / "run"
+    assert (run / "checkpoints" / "last.weights.h5").is_file()
+    assert (run / "tensorboard").is_dir()
+
+    # A second start in the same run folder without --resume is refused.
+    with pytest.raises(TrainError, match="--resume"):
+        train(opts, synth_factory=factory)
+
+    # --resume with more epochs runs only the missing one, with the optimizer state kept.
+    resumed = replace(opts, resume=True, recipe=replace(RECIPES["tiny"], epochs=2))
+    result2 = train(resumed, synth_factory=factory)
+    epochs = [json.loads(x)["epoch"] for x in (run / "progress.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2]
+    assert result2.epochs_run == 2
+    assert (
+        load_bundle(result2.bundle).meta["training"]["steps"] == 2 * RECIPES["tiny"].steps_per_epoch
+    )
+
+
+def test_resume_without_a_run_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(TrainError, match="nothing to resume"):
+        train(_options(tmp_path, resume=True), synth_factory=factory)
+
+
+@pytest.mark.usefixtures("_fonts_are_not_checked")
+def test_real_lines_are_mixed_in_and_validated(tmp_path) -> None:
+    import cv2
+
+    rows = []
+    for i, text in enumerate(["red fox", "blue dog", "old cat"]):
+        img = PillowSynth(()).render(text)
+        cv2.imwrite(str(tmp_path / f"{i}.png"), img)
+        rows.append(f"{i}.png\t{text}")
+    (tmp_path / "labels.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    opts = _options(
+        tmp_path,
+        recipe=replace(RECIPES["tiny"], epochs=1),
+        real=(RealSet(tmp_path / "labels.tsv", 2.0),),
+        val_real=tmp_path / "labels.tsv",
+    )
+    result = train(opts, synth_factory=factory)
+    assert {"cer_synth", "cer_real"} <= result.metrics.keys()
+    sets = [m["set"] for m in load_bundle(result.bundle).meta["metrics"]]
+    assert sets == ["synthetic-heldout-fonts", "real-val"]
