@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 #: Pages are segmented with their text about this many pixels high (median component).
 WORK_TEXT_HEIGHT = 22.0
 #: ... but never with a longer side than this (speed) nor shorter than this.
-WORK_MAX_SIDE = 1800
+WORK_MAX_SIDE = 1600
 
 
 @dataclass(frozen=True)
