@@ -9,8 +9,10 @@ Then it serves an empty archive and times `POST /documents` of distinct PNG page
 (upload, type and size checks, copy into the originals store, queueing; recognition
 is not part of it) with 8 concurrent clients.
 
-Client and server share this machine's cores, so the figures include the load
-generator's own CPU use. Prints p50/p99/max milliseconds and requests per second.
+Client and server share this machine's cores, so the latencies include the load
+generator's own CPU use and whatever else runs. Prints p50/p99/max milliseconds,
+requests per second, and the server's CPU milliseconds per request (from /proc; it
+does not depend on other load, and bounds what one server process can answer).
 
     .venv/bin/python bench/http_search.py [--pages 10000] [--requests 400]
         [--clients 1,8,32] [--uploads 200] [--workdir DIR] [--keep]
@@ -119,6 +121,14 @@ class Server:
             time.sleep(0.2)
         raise RuntimeError("the benchmark server did not come up")
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time the server process has used so far (Linux /proc), or None."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -176,13 +186,19 @@ def bench_search(data: Path, levels: list[int], n_requests: int, seed: int) -> N
         warm = rng.sample(words, 50)
         asyncio.run(drive(server.url, 4, warm, search))
         print(f"\nGET /search, one word of a 20k-word vocabulary, limit 10, {n_requests} requests")
-        print(f"{'clients':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'max ms':>8s} {'req/s':>8s}")
+        print(
+            f"{'clients':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'max ms':>8s} {'req/s':>8s}"
+            f" {'server CPU ms/req':>18s}"
+        )
         for clients in levels:
             queries = [rng.choice(words) for _ in range(n_requests)]
+            cpu0 = server.cpu_seconds()
             lat, wall = asyncio.run(drive(server.url, clients, queries, search))
+            cpu1 = server.cpu_seconds()
+            cpu = f"{(cpu1 - cpu0) * 1000 / len(lat):18.1f}" if cpu0 is not None else ""
             print(
                 f"{clients:8d} {pct(lat, 50):8.1f} {pct(lat, 99):8.1f} {max(lat):8.1f}"
-                f" {len(lat) / wall:8.0f}"
+                f" {len(lat) / wall:8.0f} {cpu}"
             )
     finally:
         server.stop()
