@@ -1,0 +1,71 @@
+"""End to end with the bundled model: a page dropped in the inbox is found by a word on it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from indexer.archive import Archive, DocStatus
+
+BUNDLE = Path(__file__).resolve().parents[2] / "models" / "inkdex-hw-0.1"
+
+LINES = (("Dear", "Joseph", "Hooker"), ("the", "seeds", "arrived", "today"))
+
+
+def _page() -> tuple[np.ndarray, dict[str, tuple[int, int, int, int]]]:
+    """Two lines of large dark words on light paper, with each word's box."""
+    img = np.full((420, 1400), 235, np.uint8)
+    font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 2.2, 5
+    boxes = {}
+    for li, words in enumerate(LINES):
+        x, base = 60, 150 + li * 160
+        for w in words:
+            (tw, th), b = cv2.getTextSize(w, font, scale, thick)
+            cv2.putText(img, w, (x, base), font, scale, 20, thick, cv2.LINE_AA)
+            boxes[w] = (x, base - th, tw, th + b)
+            x += tw + 70
+    return img, boxes
+
+
+def _centre_inside(box: tuple[int, int, int, int], truth: tuple[int, int, int, int]) -> bool:
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    x, y, w, h = truth
+    m = 0.25 * h
+    return x - m <= cx <= x + w + m and y - m <= cy <= y + h + m
+
+
+@pytest.mark.slow
+def test_dropped_page_is_found_with_the_box_of_the_word(tmp_path: Path, make_settings) -> None:
+    if not (BUNDLE / "model.yaml").is_file():
+        pytest.skip(f"{BUNDLE} is not present (no trained bundle in this checkout)")
+    settings = make_settings(tmp_path, model={"bundle": str(BUNDLE)})
+    arch = Archive.open(settings)
+    arch.start()
+    try:
+        img, boxes = _page()
+        ok, png = cv2.imencode(".png", img)
+        assert ok
+        part = arch.inbox_dir / "letter.png.part"
+        part.write_bytes(png.tobytes())
+        part.rename(arch.inbox_dir / "letter.png")
+        deadline = time.monotonic() + 300
+        docs: list = []
+        while time.monotonic() < deadline:
+            docs = arch.list_documents()[1]
+            if docs and docs[0].status in (DocStatus.indexed, DocStatus.failed):
+                break
+            time.sleep(0.2)
+        assert docs and docs[0].status == DocStatus.indexed, docs
+        doc = docs[0]
+        assert doc.model_version == "inkdex-hw-0.1"
+        result = arch.search("seeds", fuzzy=True)
+        assert result.hits and result.hits[0].doc_id == doc.doc_id
+        match = result.hits[0].matches[0]
+        assert match.page == 0
+        assert _centre_inside(match.bbox, boxes["seeds"]), (match, boxes["seeds"])
+    finally:
+        arch.close()
