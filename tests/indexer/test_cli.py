@@ -115,3 +115,24 @@ def test_models_lists_bundles_and_marks_the_active_one(
     assert main(["models", "--json", *_cfg(tmp_path), "--data-dir", str(tmp_path / "d")]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [b["active"] for b in data["bundles"]] == [False, True]
+
+
+def test_search_does_not_import_tensorflow(tmp_path: Path, filled: list[str]) -> None:
+    """`inkdex search` stays a light process: no TensorFlow, Keras or OpenCV import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from inkdex.cli import main\n"
+        f"rc = main(['search', 'kew', '--config', {str(tmp_path / 'config.yaml')!r}])\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'cv2') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+        "sys.exit(rc)\n"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=repo, check=True
+    ).stdout
+    assert "HEAVY []" in out
+    assert "2 document(s)" in out
