@@ -20,9 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from indexer import index
 from indexer.generations import LiveIndex
@@ -30,6 +28,9 @@ from indexer.queue import Job, JobQueue
 from indexer.store import Database, DocStatus, Document, OriginalStore, StoreError, TranscriptStore
 from inkdex.settings import Settings
 from recognizer.transcript import PageTranscript
+
+if TYPE_CHECKING:  # numpy and OpenCV load only when pages are actually read
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,7 @@ def _load_pages(path: Path, max_pixels: int, max_bytes: int | None) -> list[np.n
 
 def _imdecode_pages(path: Path, max_pixels: int, max_bytes: int | None = None) -> list[np.ndarray]:
     import cv2
+    import numpy as np
 
     data = np.fromfile(path, dtype=np.uint8)
     img = cv2.imdecode(data, cv2.IMREAD_COLOR)
