@@ -467,6 +467,9 @@ class Archive:
             self.rebuilder.start(interrupted.model, bundle)
             return
         if live_model == self.model_version:
+            if self.live.doc_count() == 0 and self.db.count_documents(DocStatus.indexed):
+                log.warning("the live index is empty but documents are indexed; rebuilding it")
+                self.rebuilder.start(self.model_version, self._bundle_path(self.model_version))
             return
         bundle = self._bundle_path(self.model_version)
         if isinstance(self._recognizer, LazyRecognizer) and not self._recognizer.bundle.is_dir():

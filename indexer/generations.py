@@ -132,7 +132,11 @@ class LiveIndex:
 
     def __init__(self, generations: Generations, model: str) -> None:
         self.generations = generations
-        gen = generations.current()
+        try:
+            gen = generations.current()
+        except GenerationError as exc:  # the index is derived: start a fresh one
+            log.error("%s; starting an empty generation (the archive rebuilds it)", exc)
+            gen = None
         if gen is None:
             gen = generations.create(model)
             generations.activate(gen)
@@ -150,6 +154,10 @@ class LiveIndex:
     @property
     def generation(self) -> Generation:
         return self._gen
+
+    def doc_count(self) -> int:
+        """Documents in the live generation."""
+        return self.search(lambda s: s.doc_count())
 
     # --- reading ---------------------------------------------------------------------
 

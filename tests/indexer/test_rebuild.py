@@ -178,3 +178,23 @@ def test_start_rebuilds_when_the_active_model_changed(tmp_path: Path, make_setti
         assert sum(v2.batches) == 4
     finally:
         arch.close()
+
+
+def test_a_lost_index_is_rebuilt_at_start(tmp_path: Path, make_settings, fakes) -> None:
+    """The index is derived data: with its folder gone, start() rebuilds it from transcripts."""
+    import shutil
+
+    settings = make_settings(tmp_path)
+    rec = fakes.FakeRecognizer()
+    arch = Archive.open(settings, rec)
+    _fill(arch, tmp_path, fakes, 3)
+    arch.close()
+    shutil.rmtree(settings.data_dir / "index")
+    arch = Archive.open(settings, rec)
+    try:
+        assert arch.search("common").total == 0
+        arch.start()
+        wait_until(lambda: arch.search("common").total == 3)
+        assert sum(rec.batches) == 3  # from the stored transcripts, nothing recognised again
+    finally:
+        arch.close()
