@@ -69,7 +69,7 @@ def synthetic_lines(n: int, seed: int = 0) -> tuple[list[np.ndarray], str]:
 
 def lines_per_second(rec, crops: list[np.ndarray], batch: int, repeats: int = 1) -> float:
     rec.batch_size = batch
-    rec.recognize_lines(crops[: max(batch, 2)])  # warm-up: traces the predict function
+    rec.recognize_lines(crops[: max(batch, 2)])  # warm-up (caches, allocator)
     t0 = time.perf_counter()
     for _ in range(repeats):
         for k in range(0, len(crops), batch):

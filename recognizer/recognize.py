@@ -59,6 +59,28 @@ class LineResult:
         return cls("", 0.0, ())
 
 
+def _compile_predict(bundle: Bundle) -> Any:
+    """``images (B x H x W x 1) -> probs (B x T x C)`` compiled once for every batch shape.
+
+    On TensorFlow the function is traced a single time with batch and width left open;
+    Keras' own `predict_on_batch` would retrace for the first few shapes it meets, which
+    costs seconds each on a CPU.
+    """
+    import keras
+
+    from recognizer.model import build_predictor
+
+    predictor = build_predictor(bundle.build_model())
+    if keras.backend.backend() != "tensorflow":
+        return predictor.predict_on_batch
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([None, bundle.height, None, 1], tf.float32)
+    fn = tf.function(lambda x: predictor(x, training=False), input_signature=[spec])
+    fn(np.zeros((1, bundle.height, 64, 1), np.float32))  # trace now, not on the first page
+    return fn
+
+
 class Recognizer:
     """A loaded model bundle plus decoder settings; see `Recognizer.load`."""
 
@@ -108,9 +130,7 @@ class Recognizer:
                 lex = Lexicon.from_file(Path(lexicon))
             except (LexiconError, OSError) as exc:
                 raise RecognizerError(f"cannot load lexicon {lexicon}: {exc}") from exc
-        from recognizer.model import build_predictor
-
-        model = build_predictor(bundle.build_model())
+        model = _compile_predict(bundle)
         rec = cls(bundle, model, decoder, beam_width, alternatives, lex, batch_size)
         log.info("loaded model %s in %.1f s", rec.version, time.monotonic() - t0)
         return rec
@@ -151,7 +171,7 @@ class Recognizer:
             for j, i in enumerate(idx):
                 x[j, :, : images[i].shape[1], 0] = images[i]
             with self._lock:
-                probs = np.asarray(self._model.predict_on_batch(x))
+                probs = np.asarray(self._model(x))
             for j, i in enumerate(idx):
                 frames = self.bundle.config.output_length(images[i].shape[1])
                 out[i] = probs[j, :frames]

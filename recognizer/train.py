@@ -760,6 +760,7 @@ def train(
             initial_epoch=initial_epoch,
             callbacks=callbacks,
             verbose=verbose,
+            shuffle=False,  # the task stream is already random; tf.data cannot be reshuffled
         )
     finally:
         pool.close()
