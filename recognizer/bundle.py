@@ -185,6 +185,27 @@ def save_bundle(
     return path
 
 
+def record_metrics(path: Path, entries: list[dict[str, Any]]) -> Bundle:
+    """Add measured figures to a bundle's ``model.yaml`` and card.
+
+    Each entry has at least ``set``, ``lines``, ``decoder``, ``cer`` and ``wer``; an entry
+    for the same (set, decoder) replaces the old one. Returns the reloaded bundle.
+    """
+    bundle = load_bundle(path)
+    meta = dict(bundle.meta)
+    keep = [
+        m
+        for m in meta.get("metrics") or []
+        if not any((m.get("set"), m.get("decoder")) == (e["set"], e["decoder"]) for e in entries)
+    ]
+    meta["metrics"] = keep + [dict(e) for e in entries]
+    (bundle.path / META_FILE).write_text(
+        yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=100), encoding="utf-8"
+    )
+    (bundle.path / CARD_FILE).write_text(model_card(meta, bundle.charset), encoding="utf-8")
+    return load_bundle(path)
+
+
 def _num(v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) else "?"
 

@@ -99,3 +99,22 @@ def test_charset_that_does_not_fit_the_model_is_rejected(saved, tmp_path) -> Non
     Charset("abcdef").save(other / "charset.txt")
     with pytest.raises(BundleError, match="classes"):
         load_bundle(other)
+
+
+def test_recorded_metrics_replace_same_set_and_reach_the_card(saved, tmp_path) -> None:
+    from recognizer.bundle import record_metrics
+
+    b = _copy(saved[0], tmp_path / "m")
+    entry = {
+        "set": "real-lines",
+        "source": "eval",
+        "lines": 7,
+        "decoder": "beam",
+        "cer": 0.25,
+        "wer": 0.5,
+    }
+    record_metrics(b, [entry])
+    bundle = record_metrics(b, [{**entry, "cer": 0.2}])
+    sets = [(m["set"], m["cer"]) for m in bundle.meta["metrics"]]
+    assert sets == [("synthetic", 0.5), ("real-lines", 0.2)]
+    assert "20.0%" in (b / "MODEL_CARD.md").read_text()
