@@ -44,9 +44,9 @@ def greedy(probs: np.ndarray, frames: int, charset: Charset) -> str:
     return charset.decode(best[keep])
 
 
-@pytest.mark.parametrize("height", [32, 40, 48])
-def test_output_has_one_frame_per_four_columns_and_a_class_per_char(height: int) -> None:
-    cfg = ModelConfig(num_classes=11, height=height, **TINY)
+@pytest.mark.parametrize(("height", "arch"), [(32, "crnn-v1"), (40, "crnn-v2"), (48, "crnn-v1")])
+def test_output_has_one_frame_per_four_columns_and_a_class_per_char(height: int, arch: str) -> None:
+    cfg = ModelConfig(num_classes=11, height=height, arch=arch, **TINY)
     model = build_predictor(build_crnn(cfg))
     for width in (37, 64, 203):
         probs = np.asarray(model.predict_on_batch(np.zeros((2, height, width, 1), np.float32)))
@@ -61,6 +61,8 @@ def test_config_round_trips_and_rejects_bad_heights() -> None:
         ModelConfig(num_classes=96, height=50)
     with pytest.raises(ValueError, match="unknown"):
         ModelConfig.from_dict({**cfg.to_dict(), "colour": "blue"})
+    with pytest.raises(ValueError, match="unknown architecture"):
+        ModelConfig(num_classes=96, arch="resnet")
 
 
 def test_ctc_loss_is_finite_and_ignores_padding_frames() -> None:
