@@ -156,7 +156,7 @@ def query_sets(vocab: list[str], n: int, seed: int) -> list[QuerySet]:
     content = [w for w in vocab[100:] if len(w) >= 3]
     common = [w for w in vocab[100:1000] if len(w) >= 3]
     two = [f"{rng.choice(common)} {rng.choice(common)}" for _ in range(n)]
-    phrase = [f'"{rng.choice(vocab[:200])} {rng.choice(vocab[:200])}"' for _ in range(n)]
+    phrase = [f'"{rng.choice(common)} {rng.choice(common)}"' for _ in range(n)]
     prefixes = [w[:4] + "*" for w in rng.sample([w for w in content if len(w) >= 5], n)]
 
     def typo(w: str) -> str:
@@ -167,7 +167,7 @@ def query_sets(vocab: list[str], n: int, seed: int) -> list[QuerySet]:
         QuerySet("word (any of 20k)", rng.sample(content, n)),
         QuerySet("word (frequent, rank 100-1000)", [rng.choice(common) for _ in range(n)]),
         QuerySet("two words (AND)", two),
-        QuerySet("phrase", phrase),
+        QuerySet("phrase (two frequent words)", phrase),
         QuerySet("prefix", prefixes),
         QuerySet("fuzzy (a typo)", [typo(w) for w in rng.sample(content, n)], fuzzy=True),
     ]

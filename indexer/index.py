@@ -41,6 +41,7 @@ from whoosh import fields, formats, index, query, scoring
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.index import EmptyIndexError, LockError
 from whoosh.qparser import AndGroup, MultifieldParser
+from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 from whoosh.system import pack_uint
 from whoosh.writing import IndexWriter
@@ -371,15 +372,19 @@ def _expand(q: query.Query, s: Searcher) -> query.Query:
             prefix = text[:cut]
         else:
             pattern, prefix = None, text
+        r = s.reader()
         found = []
-        for raw, ti in s.reader().iter_prefix(q.fieldname, prefix):
+        for raw in r.expand_prefix(q.fieldname, prefix):
             t = raw.decode("utf-8") if isinstance(raw, bytes) else raw
             if pattern is None or pattern.fullmatch(t):
-                found.append((ti.doc_frequency(), t))
-        top = heapq.nlargest(MAX_EXPANSION, found)
-        if not top:
+                found.append(t)
+        if len(found) > MAX_EXPANSION:
+            found = heapq.nlargest(
+                MAX_EXPANSION, found, key=lambda t: r.doc_frequency(q.fieldname, t)
+            )
+        if not found:
             return query.NullQuery
-        return query.Or([query.Term(q.fieldname, t, boost=q.boost) for _, t in top])
+        return query.Or([query.Term(q.fieldname, t, boost=q.boost) for t in found])
     return q.apply(lambda c: _expand(c, s))
 
 
@@ -473,6 +478,78 @@ def search(
         fz = _fuzzify(q, s, max_distance)
         fz.boost = FUZZY_BOOST
         q = query.Or([q, fz])
-    results = s.search(q, limit=offset + limit)
-    hits = tuple((r["doc_id"], float(r.score)) for r in results[offset : offset + limit])
-    return IndexHits(len(results), hits, terms)
+    want = offset + limit
+    tier = None if fuzzy else _text_tier(q)
+    if tier is None:
+        results = s.search(q, limit=want)
+        hits = tuple((r["doc_id"], float(r.score)) for r in results[offset:want])
+        return IndexHits(_count(q, s, results), hits, terms)
+    # Tiered: documents matching every clause through 1-best readings come first
+    # (ranked alone: cheap), then the rest of the full query's ranking.
+    first = [(r["doc_id"], float(r.score)) for r in s.search(tier, limit=want)]
+    if len(first) < want:
+        seen = {d for d, _ in first}
+        more = s.search(q, limit=want + len(first))
+        rest = ((r["doc_id"], float(r.score)) for r in more)
+        first += [h for h in rest if h[0] not in seen][: want - len(first)]
+    return IndexHits(_count(q, s), tuple(first[offset:want]), terms)
+
+
+def _fields_of(q: query.Query) -> set[str]:
+    return {field for field, _ in q.iter_all_terms(phrases=True)}
+
+
+def _text_only(clause: query.Query) -> query.Query | None:
+    """The 1-best part of a clause that ORs a 1-best part with an alternatives part."""
+    if isinstance(clause, query.Term | query.Phrase):
+        return clause if clause.fieldname == TEXT else None
+    if not isinstance(clause, query.Or) or clause.boost != 1.0:
+        return None
+    text = [c for c in clause.subqueries if _fields_of(c) == {TEXT}]
+    alt = [c for c in clause.subqueries if _fields_of(c) == {ALT}]
+    if not text or len(text) + len(alt) != len(clause.subqueries):
+        return None
+    return text[0] if len(text) == 1 else query.Or(text)
+
+
+def _text_tier(q: query.Query) -> query.Query | None:
+    """The query restricted to 1-best readings, when every document it matches outranks
+    every document it does not (one clause, or clauses joined by AND); else None."""
+    if isinstance(q, query.AndNot):
+        a = _text_tier(q.a)
+        return query.AndNot(a, q.b) if a is not None else None
+    if isinstance(q, query.And) and q.boost == 1.0:
+        parts = []
+        for c in q.subqueries:
+            t = c if isinstance(c, query.Not) else _text_only(c)
+            if t is None:
+                return None
+            parts.append(t)
+        return query.And(parts)
+    return _text_only(q)
+
+
+def _count(q: query.Query, s: Searcher, results: Any = None) -> int:
+    """How many documents match: by set algebra over posting lists where the query
+    is terms joined by AND/OR (fast), else by running the matcher."""
+    docs = _docset(q, s.reader())
+    if docs is not None:
+        return len(docs)
+    return len(results) if results is not None else len(list(q.matcher(s).all_ids()))
+
+
+def _docset(q: query.Query, reader: Any) -> set[int] | None:
+    if isinstance(q, query.Term):
+        try:
+            return set(reader.postings(q.fieldname, q.text).all_ids())
+        except TermNotFound:
+            return set()
+    if isinstance(q, query.Or | query.And) and q.subqueries:
+        parts = [_docset(c, reader) for c in q.subqueries]
+        if any(p is None for p in parts):
+            return None
+        sets: list[set[int]] = parts  # type: ignore[assignment]
+        if isinstance(q, query.Or):
+            return set().union(*sets)
+        return set.intersection(*sorted(sets, key=len))
+    return None

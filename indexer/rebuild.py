@@ -38,8 +38,10 @@ from recognizer.transcript import PageTranscript
 
 log = logging.getLogger(__name__)
 
-COMMIT_EVERY_DOCS = 5000
-COMMIT_EVERY_S = 60.0
+# Commit (a resume point, and one index segment) every this many documents or seconds;
+# fewer, larger segments keep searches fast.
+COMMIT_EVERY_DOCS = 20_000
+COMMIT_EVERY_S = 600.0
 CATCH_UP_ROUNDS = 5
 
 RUNNING, DONE, FAILED, IDLE = "running", "done", "failed", "idle"

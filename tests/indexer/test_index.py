@@ -139,3 +139,34 @@ def test_query_terms_exclude_negated_words(ix) -> None:
 def test_empty_query_is_an_error(ix) -> None:
     with index.searcher(ix) as s, pytest.raises(index.QueryError, match="empty"):
         index.search(s, "   ")
+
+
+def test_totals_and_pages_agree_across_tiers_and_deletions(ix) -> None:
+    """Paging through exact and alternative matches gives every document once, in tier order."""
+    for i in range(4):
+        ix.add(f"exact{i}", "Hooker " + "x " * i)
+        ix.add(f"alt{i}", "Hocker@0.5{Hooker:0.4} " + "y " * i)
+        ix.add(f"both{i}", "Hooker Kew " + "z " * i)
+    with index.searcher(ix) as s:
+        pages = [index.search(s, "hooker", limit=3, offset=o) for o in (0, 3, 6, 9)]
+        assert {p.total for p in pages} == {12}
+        order = [d for p in pages for d, _ in p.hits]
+        assert len(order) == len(set(order)) == 12
+        assert all(not d.startswith("alt") for d in order[:8])
+        assert all(d.startswith("alt") for d in order[8:])
+        both = index.search(s, "hooker kew", limit=2)
+        assert both.total == 4 and all(d.startswith("both") for d, _ in both.hits)
+    with index.writer(ix) as w:
+        index.remove_document(w, "exact0")
+        index.remove_document(w, "alt0")
+    with index.searcher(ix) as s:
+        assert index.search(s, "hooker", limit=2).total == 10
+
+
+def test_prefix_matches_through_one_best_rank_above_several_alternatives(ix) -> None:
+    ix.add("alts", "Hocker@0.3{Hooker:0.35,Hooked:0.3} Hacks@0.3{Hooks:0.6}")
+    ix.add("best", "the Hooker letters and many more words here")
+    ix.add("not", "Hooker went NOTHING")
+    ranked = _ids(ix, "hook*")
+    assert set(ranked[:2]) == {"best", "not"} and ranked[2] == "alts"
+    assert _ids(ix, "hook* NOT nothing") == ["best", "alts"]
