@@ -266,6 +266,8 @@ def model_card(meta: dict[str, Any], charset: Charset) -> str:
             )
         for r in data.get("real") or []:
             lines.append(f"- Real lines: `{r['tsv']}` ({r['lines']} lines, weight {r['weight']}).")
+        if train.get("command"):
+            lines.append(f"- Command: `{train['command']}`.")
         if data.get("init_from"):
             lines.append(f"- Fine-tuned from `{data['init_from']}`.")
         lines.append(

@@ -781,10 +781,10 @@ def train(
         final[f"cer_{s.name}"] = m["cer"]
         final[f"wer_{s.name}"] = m["wer"]
         where = (
-            f"synthetic lines in {len(held_fonts)} held-out font file(s): "
-            + ", ".join(sorted({p.name for p in held_fonts}))
+            f"synthetic lines in {len(held_fonts)} font files held out from training "
+            "(listed in training.data.synthetic.fonts_heldout)"
             if s.name == "synth"
-            else str(options.val_real)
+            else f"{options.val_real} (a sample of up to {recipe.val_real_lines} lines)"
         )
         metrics.append(
             {
@@ -816,6 +816,7 @@ def train(
         "best_epoch": best_epoch,
         "steps": epochs_run * recipe.steps_per_epoch,
         "samples_seen": epochs_run * recipe.steps_per_epoch * recipe.batch_size,
+        "command": " ".join(["inkdex", *sys.argv[1:]]),
         "time_s": round(elapsed_all, 1),
         "hardware": _hardware(),
         "history": [
