@@ -2,7 +2,9 @@
 
 Lines are synthetic handwriting lines of 20-40 characters (rendered with the font cache
 when there is one, else with Pillow's built-in font), so widths look like real lines.
-Every figure includes normalisation, the forward pass and decoding.
+Every figure includes normalisation, the forward pass and decoding. Lines per wall-clock
+second depend on what else runs on the machine; lines per CPU-second of this process do
+much less (on an idle machine, wall-clock throughput is at most that times the cores).
 
     .venv/bin/python bench/recognizer_speed.py [--model models/inkdex-hw-0.1] [--lines 256]
 """
@@ -67,14 +69,15 @@ def synthetic_lines(n: int, seed: int = 0) -> tuple[list[np.ndarray], str]:
     return crops, "Pillow built-in font"
 
 
-def lines_per_second(rec, crops: list[np.ndarray], batch: int, repeats: int = 1) -> float:
+def lines_per_second(rec, crops: list[np.ndarray], batch: int) -> tuple[float, float]:
+    """(lines per wall-clock second, lines per CPU-second of this process)."""
     rec.batch_size = batch
     rec.recognize_lines(crops[: max(batch, 2)])  # warm-up (caches, allocator)
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        for k in range(0, len(crops), batch):
-            rec.recognize_lines(crops[k : k + batch])
-    return repeats * len(crops) / (time.perf_counter() - t0)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for k in range(0, len(crops), batch):
+        rec.recognize_lines(crops[k : k + batch])
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return len(crops) / wall, len(crops) / cpu
 
 
 def main() -> int:
@@ -109,8 +112,11 @@ def main() -> int:
     for decoder in ("greedy", "beam"):
         rec.decoder = decoder
         for batch, n in ((32, len(crops)), (1, min(args.lines_b1, len(crops)))):
-            lps = lines_per_second(rec, crops[:n], batch)
-            print(f"{decoder:6s} batch {batch:2d}: {lps:7.1f} lines/s  ({n} lines)")
+            lps, per_cpu = lines_per_second(rec, crops[:n], batch)
+            print(
+                f"{decoder:6s} batch {batch:2d}: {lps:7.1f} lines/s  "
+                f"({per_cpu:6.1f} lines per CPU-second; {n} lines)"
+            )
     print(f"load average at end {os.getloadavg()[0]:.2f}")
     return 0
 
