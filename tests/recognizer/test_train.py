@@ -156,6 +156,7 @@ def test_resume_without_a_run_is_a_clear_error(tmp_path) -> None:
         train(_options(tmp_path, resume=True), synth_factory=factory)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("_fonts_are_not_checked")
 def test_real_lines_are_mixed_in_and_validated(tmp_path) -> None:
     import cv2
