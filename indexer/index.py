@@ -24,9 +24,9 @@ import heapq
 import logging
 import re
 import struct
+import threading
 import time
-import weakref
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,6 +58,7 @@ WORD_FIELDS = (TEXT, ALT)
 ALT_SCALE = 0.5
 FUZZY_BOOST = 0.4
 MAX_EXPANSION = 64  # terms a prefix, wildcard or fuzzy clause may expand to
+MAX_OPTIMIZED_LEAVES = 16
 OPEN_RETRIES = 5
 WRITE_LOCK_TIMEOUT_S = 30.0
 WRITER_MB = 128
@@ -332,30 +333,45 @@ def fuzzy_distance(term: str, max_distance: int) -> int:
     return 1 if n <= 5 else min(2, max_distance)
 
 
-_lexicons: weakref.WeakKeyDictionary[Searcher, dict[str, list[str]]] = weakref.WeakKeyDictionary()
+_lexicons: OrderedDict[tuple[str, str], list[str]] = OrderedDict()
+_lexicons_lock = threading.Lock()
+LEXICON_CACHE_SEGMENTS = 64
 
 
-def _lexicon(s: Searcher, fieldname: str) -> list[str]:
-    """All terms of a field, cached for the life of the searcher."""
-    per = _lexicons.setdefault(s, {})
-    if fieldname not in per:
-        per[fieldname] = [t.decode("utf-8") for t in s.reader().lexicon(fieldname)]
-    return per[fieldname]
+def _segment_lexicons(s: Searcher, fieldname: str) -> list[list[str]]:
+    """The terms of a field, per index segment. Segments never change, so each one's
+    term list is read once and kept (a refreshed searcher only reads new segments)."""
+    out = []
+    for sub, _ in s.reader().leaf_readers():
+        seg = sub.segment()
+        key = (f"{id(sub.storage) if seg is None else seg.segment_id()}", fieldname)
+        with _lexicons_lock:
+            terms = _lexicons.get(key)
+            if terms is not None:
+                _lexicons.move_to_end(key)
+        if terms is None:
+            terms = [t.decode("utf-8") for t in sub.lexicon(fieldname)]
+            with _lexicons_lock:
+                _lexicons[key] = terms
+                while len(_lexicons) > LEXICON_CACHE_SEGMENTS:
+                    _lexicons.popitem(last=False)
+        out.append(terms)
+    return out
 
 
 def _near_terms(s: Searcher, fieldname: str, term: str, distance: int) -> list[str]:
     """Index terms within `distance` edits of `term`: the nearest, then the most frequent."""
-    found = process.extract(
-        term,
-        _lexicon(s, fieldname),
-        scorer=Levenshtein.distance,
-        score_cutoff=distance,
-        limit=None,
-    )
+    near: dict[str, int] = {}
+    for terms in _segment_lexicons(s, fieldname):
+        for t, d, _ in process.extract(
+            term, terms, scorer=Levenshtein.distance, score_cutoff=distance, limit=None
+        ):
+            near[t] = d
+    found = sorted(near.items(), key=lambda td: td[1])
     if len(found) > MAX_EXPANSION:
         r = s.reader()
-        found.sort(key=lambda f: (f[1], -r.doc_frequency(fieldname, f[0])))
-    return [t for t, _, _ in found[:MAX_EXPANSION]]
+        found.sort(key=lambda td: (td[1], -r.doc_frequency(fieldname, td[0])))
+    return [t for t, _ in found[:MAX_EXPANSION]]
 
 
 def _expand(q: query.Query, s: Searcher) -> query.Query:
@@ -480,19 +496,31 @@ def search(
         q = query.Or([q, fz])
     want = offset + limit
     tier = None if fuzzy else _text_tier(q)
+    opt = sum(1 for _ in q.leaves()) <= MAX_OPTIMIZED_LEAVES
     if tier is None:
-        results = s.search(q, limit=want)
+        results = _top(s, q, want, opt)
         hits = tuple((r["doc_id"], float(r.score)) for r in results[offset:want])
         return IndexHits(_count(q, s, results), hits, terms)
     # Tiered: documents matching every clause through 1-best readings come first
     # (ranked alone: cheap), then the rest of the full query's ranking.
-    first = [(r["doc_id"], float(r.score)) for r in s.search(tier, limit=want)]
+    first = [(r["doc_id"], float(r.score)) for r in _top(s, tier, want, opt)]
     if len(first) < want:
         seen = {d for d, _ in first}
-        more = s.search(q, limit=want + len(first))
+        more = _top(s, q, want + len(first), opt)
         rest = ((r["doc_id"], float(r.score)) for r in more)
         first += [h for h in rest if h[0] not in seen][: want - len(first)]
     return IndexHits(_count(q, s), tuple(first[offset:want]), terms)
+
+
+def _top(s: Searcher, q: query.Query, limit: int, optimize: bool) -> Any:
+    """The `limit` best hits. Without `optimize`, Whoosh's matcher rewriting and block
+    skipping are off: they cost time quadratic in the width of an OR (wide fuzzy and
+    prefix expansions) and save little there."""
+    c = s.collector(limit=limit, optimize=optimize)
+    if not optimize:
+        c.replace = 0
+    s.search_with_collector(q, c)
+    return c.results()
 
 
 def _fields_of(q: query.Query) -> set[str]:
