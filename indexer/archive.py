@@ -308,7 +308,8 @@ class Archive:
         dist = self.settings.index.fuzzy_max_distance
         filtering = min_confidence > 0.0
         want_off, want_lim = (0, MIN_CONFIDENCE_SCAN) if filtering else (offset, limit)
-        found = self.live.search(lambda s: index.search(s, q, want_lim, want_off, fuzzy, dist))
+        cap = self.settings.index.max_expansion
+        found = self.live.search(lambda s: index.search(s, q, want_lim, want_off, fuzzy, dist, cap))
         docs = self.db.documents([d for d, _ in found.hits])
         min_alt = self.settings.index.alternative_min_prob
         hits: list[Hit] = []

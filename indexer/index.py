@@ -57,7 +57,7 @@ ALT = "alt"
 WORD_FIELDS = (TEXT, ALT)
 ALT_SCALE = 0.5
 FUZZY_BOOST = 0.4
-MAX_EXPANSION = 64  # terms a prefix, wildcard or fuzzy clause may expand to
+MAX_EXPANSION = 64  # default for terms a prefix, wildcard or fuzzy clause expands to
 MAX_OPTIMIZED_LEAVES = 16
 OPEN_RETRIES = 5
 WRITE_LOCK_TIMEOUT_S = 30.0
@@ -359,7 +359,7 @@ def _segment_lexicons(s: Searcher, fieldname: str) -> list[list[str]]:
     return out
 
 
-def _near_terms(s: Searcher, fieldname: str, term: str, distance: int) -> list[str]:
+def _near_terms(s: Searcher, fieldname: str, term: str, distance: int, cap: int) -> list[str]:
     """Index terms within `distance` edits of `term`: the nearest, then the most frequent."""
     near: dict[str, int] = {}
     for terms in _segment_lexicons(s, fieldname):
@@ -368,14 +368,14 @@ def _near_terms(s: Searcher, fieldname: str, term: str, distance: int) -> list[s
         ):
             near[t] = d
     found = sorted(near.items(), key=lambda td: td[1])
-    if len(found) > MAX_EXPANSION:
+    if len(found) > cap:
         r = s.reader()
         found.sort(key=lambda td: (td[1], -r.doc_frequency(fieldname, td[0])))
-    return [t for t, _ in found[:MAX_EXPANSION]]
+    return [t for t, _ in found[:cap]]
 
 
-def _expand(q: query.Query, s: Searcher) -> query.Query:
-    """Replace prefix and wildcard clauses by their MAX_EXPANSION most frequent terms.
+def _expand(q: query.Query, s: Searcher, cap: int) -> query.Query:
+    """Replace prefix and wildcard clauses by their `cap` most frequent terms.
 
     A handwriting index holds many rare misreadings; an unbounded expansion of
     ``a*`` would OR together thousands of them for no better ranking.
@@ -394,26 +394,24 @@ def _expand(q: query.Query, s: Searcher) -> query.Query:
             t = raw.decode("utf-8") if isinstance(raw, bytes) else raw
             if pattern is None or pattern.fullmatch(t):
                 found.append(t)
-        if len(found) > MAX_EXPANSION:
-            found = heapq.nlargest(
-                MAX_EXPANSION, found, key=lambda t: r.doc_frequency(q.fieldname, t)
-            )
+        if len(found) > cap:
+            found = heapq.nlargest(cap, found, key=lambda t: r.doc_frequency(q.fieldname, t))
         if not found:
             return query.NullQuery
         return query.Or([query.Term(q.fieldname, t, boost=q.boost) for t in found])
-    return q.apply(lambda c: _expand(c, s))
+    return q.apply(lambda c: _expand(c, s, cap))
 
 
-def _fuzzify(q: query.Query, s: Searcher, max_distance: int) -> query.Query:
+def _fuzzify(q: query.Query, s: Searcher, max_distance: int, cap: int) -> query.Query:
     if isinstance(q, query.Term) and q.fieldname in WORD_FIELDS:
         d = fuzzy_distance(q.text, max_distance)
         if d == 0:
             return q
-        near = _near_terms(s, q.fieldname, q.text, d) or [q.text]
+        near = _near_terms(s, q.fieldname, q.text, d, cap) or [q.text]
         return query.Or([query.Term(q.fieldname, t, boost=q.boost) for t in near])
     if isinstance(q, (query.Not, query.Phrase)):
         return q
-    return q.apply(lambda c: _fuzzify(c, s, max_distance))
+    return q.apply(lambda c: _fuzzify(c, s, max_distance, cap))
 
 
 def _terms(q: query.Query, max_distance: int, fuzzy: bool) -> QueryTerms:
@@ -481,17 +479,18 @@ def search(
     offset: int = 0,
     fuzzy: bool = False,
     max_distance: int = 2,
+    max_expansion: int = MAX_EXPANSION,
 ) -> IndexHits:
     """Ranked doc ids for the query `text` (1-best matches first, then alternatives)."""
     q = parse(s, text)
     if q is query.NullQuery:
         return IndexHits(0, (), QueryTerms())
     terms = _terms(q, max_distance, fuzzy)
-    q = _expand(q, s).normalize()
+    q = _expand(q, s, max_expansion).normalize()
     if q is query.NullQuery:
         return IndexHits(0, (), terms)
     if fuzzy:
-        fz = _fuzzify(q, s, max_distance)
+        fz = _fuzzify(q, s, max_distance, max_expansion)
         fz.boost = FUZZY_BOOST
         q = query.Or([q, fz])
     want = offset + limit

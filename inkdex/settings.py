@@ -82,6 +82,7 @@ class IndexSettings(_Section):
     max_limit: int = Field(100, ge=1, le=10_000)
     fuzzy_max_distance: int = Field(2, ge=1, le=2)
     alternative_min_prob: float = Field(0.05, ge=0.0, le=1.0)
+    max_expansion: int = Field(64, ge=1, le=10_000)
 
 
 class WorkerSettings(_Section):

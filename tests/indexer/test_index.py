@@ -170,3 +170,16 @@ def test_prefix_matches_through_one_best_rank_above_several_alternatives(ix) -> 
     ranked = _ids(ix, "hook*")
     assert set(ranked[:2]) == {"best", "not"} and ranked[2] == "alts"
     assert _ids(ix, "hook* NOT nothing") == ["best", "alts"]
+
+
+def test_prefix_expansion_keeps_the_most_frequent_terms(ix) -> None:
+    ix.add("a", "cart")
+    ix.add("b", "carts cart")  # 'cart' (stemmed) in two documents
+    ix.add("c", "carbon")
+    ix.add("d", "carrot")
+    ix.add("e", "carrot")
+    with index.searcher(ix) as s:
+        capped = index.search(s, "car*", max_expansion=2)
+        full = index.search(s, "car*")
+    assert sorted(d for d, _ in capped.hits) == ["a", "b", "d", "e"]
+    assert full.total == 5
