@@ -39,6 +39,26 @@ def _files(paths: list[str]) -> Iterator[tuple[Path, str | None]]:
             yield p, "no such file or folder"
 
 
+class _CannotOpen(Exception):
+    pass
+
+
+def _open(settings: Settings, command: str) -> Any:
+    """The archive, or a one-line message on stderr when the data dir is unusable."""
+    import sqlite3
+
+    from indexer.archive import Archive
+
+    try:
+        return Archive.open(settings)
+    except (OSError, sqlite3.Error) as exc:
+        print(
+            f"inkdex {command}: cannot open the archive in {settings.data_dir}: {exc}",
+            file=sys.stderr,
+        )
+        raise _CannotOpen from exc
+
+
 def _progress_bar(total: int, desc: str, unit: str) -> Any:
     from tqdm import tqdm
 
@@ -47,7 +67,6 @@ def _progress_bar(total: int, desc: str, unit: str) -> Any:
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from indexer.archive import (
-        Archive,
         ArchiveBusy,
         DocStatus,
         DuplicateDocument,
@@ -55,7 +74,10 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     status = 0
-    archive = Archive.open(settings)
+    try:
+        archive = _open(settings, "ingest")
+    except _CannotOpen:
+        return 1
     try:
         added: list[str] = []
         for path, problem in _files(args.paths):
@@ -134,10 +156,13 @@ def _plain(snippet: str) -> str:
 
 
 def _search(args: argparse.Namespace, settings: Settings) -> int:
-    from indexer.archive import Archive, QueryError
+    from indexer.archive import QueryError
 
     limit = args.limit if args.limit is not None else settings.index.default_limit
-    archive = Archive.open(settings)
+    try:
+        archive = _open(settings, "search")
+    except _CannotOpen:
+        return 1
     try:
         result = archive.search(
             args.query,
@@ -171,7 +196,7 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _reindex(args: argparse.Namespace, settings: Settings) -> int:
-    from indexer.archive import Archive, ArchiveBusy, ModelUnavailable, RebuildError
+    from indexer.archive import ArchiveBusy, ModelUnavailable, RebuildError
 
     bundle: Path | None = None
     if args.model:
@@ -181,7 +206,10 @@ def _reindex(args: argparse.Namespace, settings: Settings) -> int:
         if not bundle.is_dir():
             print(f"inkdex reindex: model bundle not found: {args.model}", file=sys.stderr)
             return 2
-    archive = Archive.open(settings)
+    try:
+        archive = _open(settings, "reindex")
+    except _CannotOpen:
+        return 1
     bar = _progress_bar(0, "reindex", "doc")
 
     def progress(done: int, total: int) -> None:
