@@ -56,7 +56,7 @@ bench: $(VENV)/.dev
 fonts: $(VENV)/.dev
 	$(BIN)/inkdex fonts fetch --dest $(FONT_CACHE)
 
-train: $(VENV)/.dev
+train: fonts
 	$(BIN)/inkdex train --recipe default
 
 clean-venv:
