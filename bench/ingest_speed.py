@@ -10,7 +10,7 @@ Prints
 Pages default to the first 8 scans of `../shared/data/hooker-pages` (real letters;
 used here only to measure). Skips with a message when the bundle or pages are missing.
 
-    .venv/bin/python bench/ingest_speed.py [--bundle models/inkdex-hw-0.1]
+    .venv/bin/python bench/ingest_speed.py [--bundle BUNDLE (default: the one config.yaml activates)]
         [--pages DIR] [--count 8]
 """
 
@@ -28,12 +28,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from inkdex.settings import load_settings  # noqa: E402
+
 TESSERACT_S_PER_PAGE = 3.0
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bundle", type=Path, default=REPO / "models" / "inkdex-hw-0.1")
+    ap.add_argument("--bundle", type=Path, default=load_settings(REPO / "config.yaml").model.bundle)
     ap.add_argument("--pages", type=Path, default=REPO.parent / "shared" / "data" / "hooker-pages")
     ap.add_argument("--count", type=int, default=8)
     args = ap.parse_args()
@@ -54,7 +56,6 @@ def main() -> int:
 
         # 1. Model load on its own.
         t = time.perf_counter()
-        from inkdex.settings import load_settings
         from recognizer.recognize import load_recognizer
 
         settings = load_settings(config, {"data_dir": str(work / "warm")})

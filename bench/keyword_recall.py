@@ -11,7 +11,7 @@ Default set: `../shared/eval/real-lines` (evaluation only). Other `labels.tsv`
 files (`image<TAB>text`, paths relative to the file) can be given with --labels,
 e.g. the hooker-lines validation split.
 
-    .venv/bin/python bench/keyword_recall.py [--bundle models/inkdex-hw-0.1]
+    .venv/bin/python bench/keyword_recall.py [--bundle BUNDLE (default: the one config.yaml activates)]
         [--labels FILE ...] [--decoder beam]
 """
 
@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from indexer import index  # noqa: E402
 from indexer.analysis import tokens  # noqa: E402
+from inkdex.settings import load_settings  # noqa: E402
 
 TOP = 10
 
@@ -43,7 +44,7 @@ def read_labels(path: Path) -> list[tuple[Path, str]]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bundle", type=Path, default=REPO / "models" / "inkdex-hw-0.1")
+    ap.add_argument("--bundle", type=Path, default=load_settings(REPO / "config.yaml").model.bundle)
     ap.add_argument(
         "--labels",
         type=Path,

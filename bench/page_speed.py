@@ -8,7 +8,7 @@ the machine inflates the figures less), for:
 - segment: lines and words on the prepared page (`segment_lines`);
 - transcribe: the whole `transcribe_pages` with the model loaded (when a bundle exists).
 
-    .venv/bin/python bench/page_speed.py [--bundle models/inkdex-hw-0.1] [--repeats 5]
+    .venv/bin/python bench/page_speed.py [--bundle BUNDLE (default: the one config.yaml activates)] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from inkdex.settings import load_settings  # noqa: E402
 from recognizer.page import transcribe_pages  # noqa: E402
 from recognizer.preprocess import prepare_page  # noqa: E402
 from recognizer.segment import segment_lines  # noqa: E402
@@ -40,7 +41,7 @@ def best_ms(fn, repeats: int) -> float:  # noqa: ANN001
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     repo = Path(__file__).resolve().parent.parent
-    ap.add_argument("--bundle", type=Path, default=repo / "models" / "inkdex-hw-0.1")
+    ap.add_argument("--bundle", type=Path, default=load_settings(repo / "config.yaml").model.bundle)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--font-cache", type=Path, default=Path("~/.cache/inkdex/fonts").expanduser())
     args = ap.parse_args()

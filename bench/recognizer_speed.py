@@ -6,7 +6,7 @@ Every figure includes normalisation, the forward pass and decoding. Lines per wa
 second depend on what else runs on the machine; lines per CPU-second of this process do
 much less (on an idle machine, wall-clock throughput is at most that times the cores).
 
-    .venv/bin/python bench/recognizer_speed.py [--model models/inkdex-hw-0.1] [--lines 256]
+    .venv/bin/python bench/recognizer_speed.py [--model BUNDLE (default: the one config.yaml activates)] [--lines 256]
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from inkdex.settings import load_settings  # noqa: E402
 
 
 class _Lines20to40:
@@ -82,7 +84,7 @@ def lines_per_second(rec, crops: list[np.ndarray], batch: int) -> tuple[float, f
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", type=Path, default=REPO / "models" / "inkdex-hw-0.1")
+    ap.add_argument("--model", type=Path, default=load_settings(REPO / "config.yaml").model.bundle)
     ap.add_argument("--lines", type=int, default=256, help="lines for the batch-32 runs")
     ap.add_argument("--lines-b1", type=int, default=64, help="lines for the batch-1 runs")
     args = ap.parse_args()

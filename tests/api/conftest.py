@@ -4,7 +4,7 @@
 are on a page and where: a test draws words with `make_page` and the stub "reads" them
 back from the table it was given (keyed by page size), so tests run in milliseconds and
 without a trained model. Tests that need the real bundle use `real_bundle`, which skips
-with the reason when `models/inkdex-hw-0.1` is absent.
+with the reason when the bundle named in `config.yaml` is absent.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from inkdex.settings import Settings, load_settings
 from recognizer.transcript import BBox, Line, PageTranscript, Word
 
 REPO = Path(__file__).resolve().parents[2]
-BUNDLE = REPO / "models" / "inkdex-hw-0.1"
+BUNDLE = load_settings(REPO / "config.yaml").model.bundle
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from api.render import HIGHLIGHT_OUTLINE
 from inkdex.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
-BUNDLE = REPO / "models" / "inkdex-hw-0.1"
+BUNDLE = load_settings(REPO / "config.yaml").model.bundle
 PAGES = REPO.parent / "shared" / "data" / "hooker-pages"
 
 

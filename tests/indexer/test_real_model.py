@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from indexer.archive import Archive, DocStatus
+from inkdex.settings import load_settings
 
-BUNDLE = Path(__file__).resolve().parents[2] / "models" / "inkdex-hw-0.1"
+BUNDLE = load_settings(Path(__file__).resolve().parents[2] / "config.yaml").model.bundle
 
 LINES = (("Dear", "Joseph", "Hooker"), ("the", "seeds", "arrived", "today"))
 
@@ -61,7 +62,7 @@ def test_dropped_page_is_found_with_the_box_of_the_word(tmp_path: Path, make_set
             time.sleep(0.2)
         assert docs and docs[0].status == DocStatus.indexed, docs
         doc = docs[0]
-        assert doc.model_version == "inkdex-hw-0.1"
+        assert doc.model_version == BUNDLE.name
         result = arch.search("seeds", fuzzy=True)
         assert result.hits and result.hits[0].doc_id == doc.doc_id
         match = result.hits[0].matches[0]

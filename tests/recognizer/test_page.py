@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from inkdex.settings import load_settings
 from recognizer.page import draw_overlay, overlay_path, save_overlay, transcribe_pages
 from recognizer.page_eval import evaluate_pages, iou, match_boxes
 from recognizer.preprocess import rotate
@@ -18,7 +19,7 @@ from recognizer.synthpage import PageSynth, write_pages
 from recognizer.transcript import PageTranscript
 
 REPO = Path(__file__).resolve().parents[2]
-BUNDLE = REPO / "models" / "inkdex-hw-0.1"
+BUNDLE = load_settings(REPO / "config.yaml").model.bundle
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from inkdex.settings import load_settings
 from recognizer.bundle import save_bundle
 from recognizer.charset import Charset
 from recognizer.model import ModelConfig, build_crnn
@@ -88,7 +89,7 @@ def test_bad_decoder_settings_are_refused(tiny_bundle) -> None:
 
 def test_transcribe_json_schema_with_the_shipped_bundle(tmp_path) -> None:
     """`inkdex transcribe --json`: one PageTranscript per line with "path"; bad files go to stderr."""
-    bundle = REPO / "models" / "inkdex-hw-0.1"
+    bundle = load_settings(REPO / "config.yaml").model.bundle
     if not (bundle / "model.yaml").is_file():
         pytest.skip(f"no trained bundle committed yet at {bundle}")
     import cv2
@@ -121,5 +122,5 @@ def test_transcribe_json_schema_with_the_shipped_bundle(tmp_path) -> None:
     assert len(rows) == 1
     assert rows[0]["path"] == str(img)
     assert {"model_version", "width", "height", "lines"} <= rows[0].keys()
-    assert rows[0]["model_version"] == "inkdex-hw-0.1"
+    assert rows[0]["model_version"] == bundle.name
     assert PageTranscript.from_dict(rows[0]).width == 400
