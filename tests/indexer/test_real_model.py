@@ -39,7 +39,6 @@ def _centre_inside(box: tuple[int, int, int, int], truth: tuple[int, int, int, i
     return x - m <= cx <= x + w + m and y - m <= cy <= y + h + m
 
 
-@pytest.mark.slow
 def test_dropped_page_is_found_with_the_box_of_the_word(tmp_path: Path, make_settings) -> None:
     if not (BUNDLE / "model.yaml").is_file():
         pytest.skip(f"{BUNDLE} is not present (no trained bundle in this checkout)")
