@@ -1,19 +1,20 @@
 """The full-text index: one Whoosh schema and a handful of plain functions around it.
 
-One index document per archive document. Two word fields, position-aligned:
+One index document per archive document, with two word fields:
 
-- ``text``: the 1-best reading of every word (positions, for phrases);
-- ``alt``: every reading of every word -- the 1-best and the recognizer's
-  alternatives -- at the same position as the word, weighted by its posterior
-  probability (a probabilistic word index in the PrIx sense: a word the
-  recognizer was unsure of is still findable through its likely readings).
+- ``text``: the 1-best reading of every word, with positions (for phrases);
+- ``alt``: the recognizer's alternative readings of every word with probability of
+  at least ``index.alternative_min_prob``, each weighted by its posterior (a
+  probabilistic word index in the PrIx sense: a word the recognizer was unsure of
+  is still findable through its likely readings). Terms the document already has
+  as 1-best readings are left out.
 
-A query word matches either field. Scores are tiered so that any document
-containing the word as its 1-best reading ranks above one where it is only an
-alternative: a ``text`` match scores in [1, 2) (BM25F squashed), an ``alt``
-match in [0, 0.5) (the summed posterior, capped at 1, halved). Fuzzy search ORs
-the exact query with a fuzzy one boosted by 0.4, so fuzzy-only matches land in
-[0, 1) too, below every exact match.
+A query word matches either field. Results come in tiers, each ranked alone:
+documents matching every clause through 1-best readings first (a ``text`` match
+scores in [1, 2): BM25F squashed), then, with fuzzy search, through near spellings
+of 1-best readings (weight 0.4), then the rest, where alternatives count (an
+``alt`` match scores the summed posterior, capped at 1, halved). Ranking a tier
+alone is also what keeps common-word searches fast on large archives.
 
 Swapping the engine should only touch this file (plus `analysis.analyzer`).
 """
@@ -403,12 +404,16 @@ def _expand(q: query.Query, s: Searcher, cap: int) -> query.Query:
 
 
 def _fuzzify(q: query.Query, s: Searcher, max_distance: int, cap: int) -> query.Query:
-    if isinstance(q, query.Term) and q.fieldname in WORD_FIELDS:
+    """Each 1-best word term ORed with its near spellings (down-weighted); alternatives
+    stay exact (a near spelling of an unsure reading is mostly noise)."""
+    if isinstance(q, query.Term) and q.fieldname == TEXT:
         d = fuzzy_distance(q.text, max_distance)
         if d == 0:
             return q
-        near = _near_terms(s, q.fieldname, q.text, d, cap) or [q.text]
-        return query.Or([query.Term(q.fieldname, t, boost=q.boost) for t in near])
+        near = [t for t in _near_terms(s, q.fieldname, q.text, d, cap) if t != q.text]
+        return query.Or(
+            [q, *(query.Term(q.fieldname, t, boost=q.boost * FUZZY_BOOST) for t in near)]
+        )
     if isinstance(q, (query.Not, query.Phrase)):
         return q
     return q.apply(lambda c: _fuzzify(c, s, max_distance, cap))
@@ -489,26 +494,30 @@ def search(
     q = _expand(q, s, max_expansion).normalize()
     if q is query.NullQuery:
         return IndexHits(0, (), terms)
-    if fuzzy:
-        fz = _fuzzify(q, s, max_distance, max_expansion)
-        fz.boost = FUZZY_BOOST
-        q = query.Or([q, fz])
+    full = _fuzzify(q, s, max_distance, max_expansion).normalize() if fuzzy else q
     want = offset + limit
-    tier = None if fuzzy else _text_tier(q)
-    opt = sum(1 for _ in q.leaves()) <= MAX_OPTIMIZED_LEAVES
-    if tier is None:
-        results = _top(s, q, want, opt)
+    opt = sum(1 for _ in full.leaves()) <= MAX_OPTIMIZED_LEAVES
+    # Tiers, each ranked alone (cheap) and each containing the one before: documents
+    # matching every clause through 1-best readings, then (fuzzy) through near
+    # spellings of 1-best readings, then everything the full query matches.
+    tiers = [_text_tier(q)]
+    if fuzzy:
+        tiers.append(_text_tier(full))
+    tiers = [t for t in tiers if t is not None]
+    if not tiers:
+        results = _top(s, full, want, opt)
         hits = tuple((r["doc_id"], float(r.score)) for r in results[offset:want])
-        return IndexHits(_count(q, s, results), hits, terms)
-    # Tiered: documents matching every clause through 1-best readings come first
-    # (ranked alone: cheap), then the rest of the full query's ranking.
-    first = [(r["doc_id"], float(r.score)) for r in _top(s, tier, want, opt)]
-    if len(first) < want:
-        seen = {d for d, _ in first}
-        more = _top(s, q, want + len(first), opt)
-        rest = ((r["doc_id"], float(r.score)) for r in more)
-        first += [h for h in rest if h[0] not in seen][: want - len(first)]
-    return IndexHits(_count(q, s), tuple(first[offset:want]), terms)
+        return IndexHits(_count(full, s, results), hits, terms)
+    got: list[tuple[str, float]] = []
+    seen: set[str] = set()
+    for tq in [*tiers, full]:
+        for r in _top(s, tq, want + len(got), opt):
+            if r["doc_id"] not in seen:
+                seen.add(r["doc_id"])
+                got.append((r["doc_id"], float(r.score)))
+        if len(got) >= want:
+            break
+    return IndexHits(_count(full, s), tuple(got[offset:want]), terms)
 
 
 def _top(s: Searcher, q: query.Query, limit: int, optimize: bool) -> Any:
