@@ -307,8 +307,43 @@ class PageSynth:
         paper = np.array(_PAPERS[int(rng.integers(len(_PAPERS)))], np.float32)
         ink = np.array(_PENS[int(rng.integers(len(_PENS)))], np.float32)
         img = _paper(rng, H, W, paper)
-        img = _ink(img, layer, ink, rng.uniform(0.75, 1.0))
+        # Wear of an old letter, drawn from its own stream so the layout stays the same
+        # as without it: the other side's writing shows through, pen pressure varies.
+        aux = rng.spawn(1)[0]
+        if aux.random() < SHOW_THROUGH:
+            img = self._show_through(aux, img, font, size, pitch, mx, ink)
+        opacity = rng.uniform(0.75, 1.0) * _pressure(aux, H, W, size)
+        img = _ink(img, layer, ink, opacity)
         return self._finish_paper(rng, img, blocks, "letter")
+
+    def _show_through(
+        self,
+        rng: np.random.Generator,
+        img: np.ndarray,
+        font: str,
+        size: int,
+        pitch: float,
+        margin: int,
+        ink: np.ndarray,
+    ) -> np.ndarray:
+        """The writing on the back of the sheet, mirrored, blurred and faint."""
+        H, W = img.shape[:2]
+        back = np.zeros((H, W), np.uint8)
+        y = int(H * rng.uniform(0.05, 0.15))
+        self._paragraph(
+            rng,
+            back,
+            font,
+            size,
+            margin,
+            W - margin,
+            y,
+            pitch * rng.uniform(0.9, 1.1),
+            40,
+            y_max=int(H * 0.92),
+        )
+        back = cv2.GaussianBlur(back[:, ::-1], (0, 0), rng.uniform(1.0, 2.5))
+        return _ink(img, back, ink, rng.uniform(0.12, 0.3))
 
     def _notebook(self, rng: np.random.Generator) -> SynthPage:
         W = int(rng.integers(1100, 1400))
@@ -350,7 +385,8 @@ class PageSynth:
         cv2.line(red, (margin, 0), (margin, H - 1), 200, 2)
         img = _ink(img, red, np.array((0.45, 0.45, 0.9), np.float32), 0.6)
         ink = np.array(_PENS[int(rng.integers(len(_PENS)))], np.float32)
-        img = _ink(img, layer, ink, rng.uniform(0.75, 1.0))
+        aux = rng.spawn(1)[0]
+        img = _ink(img, layer, ink, rng.uniform(0.75, 1.0) * _pressure(aux, H, W, size))
         return self._finish_paper(rng, img, blocks, "notebook")
 
     def _finish_paper(
@@ -477,15 +513,37 @@ def _paper(
     return cv2.merge([low + float(c) for c in colour])
 
 
-def _ink(img: np.ndarray, layer: np.ndarray, colour: np.ndarray, opacity: float) -> np.ndarray:
-    """Composite a coverage layer (uint8) in `colour` onto `img`, in place where it has ink."""
+def _ink(
+    img: np.ndarray, layer: np.ndarray, colour: np.ndarray, opacity: float | np.ndarray
+) -> np.ndarray:
+    """Composite a coverage layer (uint8) in `colour` onto `img`, in place where it has ink.
+
+    `opacity` is a number or a map the size of the image (ink that varies along a line).
+    """
     x, y, w, h = cv2.boundingRect(layer)
     if w == 0 or h == 0:
         return img
-    a = (layer[y : y + h, x : x + w].astype(np.float32) * (opacity / 255.0))[:, :, None]
+    op = opacity[y : y + h, x : x + w] if isinstance(opacity, np.ndarray) else opacity
+    a = (layer[y : y + h, x : x + w].astype(np.float32) * (op / 255.0))[:, :, None]
     sub = img[y : y + h, x : x + w]
     img[y : y + h, x : x + w] = sub * (1 - a) + colour[None, None, :] * a
     return img
+
+
+#: Share of letters whose back shows through; pen pressure varies on papers this often.
+SHOW_THROUGH = 0.4
+PRESSURE = 0.6
+
+
+def _pressure(rng: np.random.Generator, H: int, W: int, size: int) -> np.ndarray | float:
+    """Ink strength varying over a few letter widths (pen pressure, a drying pen), or 1."""
+    if rng.random() >= PRESSURE:
+        return 1.0
+    cell = max(4, int(size * rng.uniform(0.5, 1.5)))
+    grid = rng.random((H // cell + 2, W // cell + 2)).astype(np.float32)
+    field = cv2.resize(grid, (W + 2 * cell, H + 2 * cell), interpolation=cv2.INTER_CUBIC)
+    field = np.clip(field[cell : cell + H, cell : cell + W], 0.0, 1.0)
+    return 1.0 - rng.uniform(0.2, 0.55) * field
 
 
 def _smooth_field(H: int, W: int, f: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
