@@ -59,19 +59,20 @@ def to_original(line: LineBox, prepared: PreparedPage) -> LineBox:
     )
 
 
-def _ink_threshold(gray: np.ndarray) -> float:
+def _ink_threshold(gray: np.ndarray, top: float = 200.0) -> float:
     t, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     # The background is flat after normalising; Otsu only needs bounds for empty pages
     # (threshold drifts into paper noise) and for very heavy ink.
-    return float(np.clip(t, 110, 200))
+    return float(np.clip(t, 110, top))
 
 
 def binarize(gray: np.ndarray) -> np.ndarray:
-    """Ink mask (uint8 0/1) of a normalised page (dark ink on flat white).
+    """Ink mask (uint8 0/1) of a normalised page (dark ink on flat white), plain threshold.
 
     Hysteresis: a stroke is ink when it is below the Otsu threshold and somewhere also
     clearly darker than it, so blotches of paper texture that only just pass the
-    threshold are not taken for writing.
+    threshold are not taken for writing. Good enough to measure the writing size;
+    `binarize_page` is the segmentation's own.
     """
     t = _ink_threshold(gray)
     ink = (gray < t).astype(np.uint8)
@@ -83,6 +84,146 @@ def binarize(gray: np.ndarray) -> np.ndarray:
     strong = np.bincount(labels[gray < strong_t], minlength=n) > 0
     strong[0] = False
     return strong[labels].astype(np.uint8)
+
+
+#: Binarisation, in text heights (th) of the page or as fractions of stroke darkness.
+SMOOTH_SIGMA = 1.0  # pixels: noise smoothing before anything else
+BACKGROUND_KERNEL = 0.5  # th: the local paper level is a closing this wide
+NOISE_K, STRONG_K = 4.0, 8.0  # noise spreads: any ink / a stroke's core
+FAINT_NOISE_K = 4.0  # a faint page's ink threshold stays this many noise spreads off paper
+HALO_NEAR, HALO_FAR = 0.12, 0.3  # th: radius of the local stroke maximum
+HALO = 0.5  # a stroke's edge is where it is half as dark as the stroke nearby
+FAINT_SPACE = 1.0  # th: faint writing counts this far from the page's ink
+FAINT_SOURCE = 0.8  # ... ink that is this dark (of the darkest strokes) keeps it away
+FAINT_MIN, FAINT_CORE = 0.2, 0.45  # faint writing: of the darkest strokes' darkness
+RULE_FILL = 0.35  # a rule: thin straight ink along this share of 15 th
+
+
+def binarize_page(gray: np.ndarray, th: float) -> np.ndarray:
+    """Ink mask (uint8 0/1) of a normalised page whose writing is about `th` pixels high.
+
+    Darkness is measured against the local paper (a closing of the lightly smoothed
+    page), so shading and blotches do not count. Two kinds of ink:
+
+    - the page's own: darker than its ink threshold (Otsu, raised on a faint page as
+      far as its paper noise allows), trimmed at half the darkness of the stroke right
+      there, so the blur around a stroke does not fatten it and close word gaps;
+    - faint writing away from that ink (a light marker, a pale block), at half the
+      darkness of its own strokes, when it is not too faint for the page: writing from
+      the back of the sheet showing through stays out, so do faint ruled lines.
+    """
+    k = max(5, int(round(BACKGROUND_KERNEL * th))) | 1
+    g = cv2.GaussianBlur(gray, (0, 0), SMOOTH_SIGMA)
+    close = cv2.morphologyEx(g, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+    d = cv2.subtract(close, g)
+    level, spread = _noise(g[::2, ::2], close[::2, ::2], d[::2, ::2], block=8)
+    above = d > level + NOISE_K * spread
+    if not above.any():
+        return np.zeros(gray.shape, np.uint8)
+    paper, noise = _paper_noise(gray[::2, ::2], block=8)
+    t = _ink_threshold(gray, top=max(200.0, paper - FAINT_NOISE_K * noise))
+    dark = gray < t
+    own = dark & above & (d >= _scaled(_local_max(d, HALO_NEAR * th), HALO))
+    # Statistics on every other pixel both ways: plenty, and a quarter of the work.
+    darkest = float(np.percentile(d[::2, ::2][above[::2, ::2]], 90))
+    own_s = own[::2, ::2]
+    if own_s.any():
+        core = float(np.percentile(gray[::2, ::2][own_s], 5))
+        strong_px = gray < t - 0.4 * max(0.0, t - core)
+    else:
+        strong_px = np.zeros_like(own)
+    source = (own & (d > FAINT_SOURCE * darkest)).astype(np.uint8)
+    near = _local_max(source, FAINT_SPACE * th) > 0
+    faint = above & ~near & (d > FAINT_MIN * darkest)
+    faint &= d >= _scaled(_local_max(d, HALO_FAR * th), HALO)
+    ink = own | faint
+    strong_px |= faint & (d > max(level + STRONG_K * spread, FAINT_CORE * darkest))
+    rules = _rule_mask(above, th)
+    if rules is not None:
+        # On ruled lines only ink darker than the page's ink threshold counts (the rule
+        # itself is then removed with the other long straight strokes).
+        ink = np.where(rules, dark, ink)
+        strong_px &= ~rules | dark
+    n, labels = cv2.connectedComponents(ink.astype(np.uint8), connectivity=8)
+    strong = np.bincount(labels[strong_px], minlength=n) > 0
+    strong[0] = False
+    return np.take(strong.astype(np.uint8), labels)
+
+
+def _scaled(a: np.ndarray, f: float) -> np.ndarray:
+    return cv2.convertScaleAbs(a, alpha=f)
+
+
+def _local_max(a: np.ndarray, radius: float) -> np.ndarray:
+    r = max(1, int(round(radius)))
+    return cv2.dilate(a, np.ones((2 * r + 1, 2 * r + 1), np.uint8))
+
+
+def _paper_noise(g: np.ndarray, block: int = 16) -> tuple[float, float]:
+    """Paper level and noise of a page: its quietest blocks that are not washed out."""
+    h, w = g.shape
+    bh, bw = h // block, w // block
+    if bh < 2 or bw < 2:
+        return 255.0, 15.0
+    gf = g[: bh * block, : bw * block].astype(np.float32)
+    mean = cv2.resize(gf, (bw, bh), interpolation=cv2.INTER_AREA)
+    sq = cv2.resize(gf * gf, (bw, bh), interpolation=cv2.INTER_AREA)
+    std = np.sqrt(np.maximum(0.0, sq - mean * mean))
+    sel = mean < 250
+    if sel.sum() < max(8, 0.05 * sel.size):
+        # Paper washed out to white nearly everywhere: nothing to measure, no change.
+        return 255.0, 15.0
+    quiet = std[sel] <= np.percentile(std[sel], 25)
+    return float(np.median(mean[sel][quiet])), max(1.0, float(np.percentile(std[sel], 25)))
+
+
+def _noise(g: np.ndarray, close: np.ndarray, d: np.ndarray, block: int = 16) -> tuple[float, float]:
+    """Level and spread of darkness `d` on plain paper: quiet blocks, not washed out, no ink."""
+    h, w = d.shape
+    bh, bw = h // block, w // block
+    if bh < 2 or bw < 2:
+        return 0.0, 2.0
+    crop = (slice(0, bh * block), slice(0, bw * block))
+    df = d[crop].astype(np.float32)
+    mean = cv2.resize(df, (bw, bh), interpolation=cv2.INTER_AREA)
+    sq = cv2.resize(df * df, (bw, bh), interpolation=cv2.INTER_AREA)
+    std = np.sqrt(np.maximum(0.0, sq - mean * mean))
+    paper = cv2.resize(close[crop].astype(np.float32), (bw, bh), interpolation=cv2.INTER_AREA)
+    dark = (g[crop] < _ink_threshold(g)).astype(np.float32)
+    inked = cv2.resize(dark, (bw, bh), interpolation=cv2.INTER_AREA) > 0
+    sel = (paper < 250) & ~inked
+    if sel.sum() < max(8, 0.05 * sel.size):
+        return 0.0, 2.0
+    return float(np.percentile(mean[sel], 25)), max(1.0, float(np.percentile(std[sel], 25)))
+
+
+def _rule_mask(ink: np.ndarray, th: float) -> np.ndarray | None:
+    """Where ruled lines and margins run: thin straight strokes along much of 15 heights.
+
+    A pixel is on a thin horizontal stroke when there is no ink a few pixels above and
+    below it; a rule is a row where much of a long window is such strokes, even if the
+    rule fades in places or writing crosses it. The same goes for columns.
+    """
+    length = int(15 * th)
+    h, w = ink.shape
+    reach = max(3, int(round(0.2 * th)))
+    u = ink.astype(np.uint8)
+    out = None
+    for horizontal in (True, False):
+        if length >= (w if horizontal else h):
+            continue
+        ends = np.zeros((2 * reach + 1, 1) if horizontal else (1, 2 * reach + 1), np.uint8)
+        ends.flat[0] = ends.flat[-1] = 1
+        thin = cv2.bitwise_and(u, 1 - cv2.dilate(u, ends))
+        window = (length, 1) if horizontal else (1, length)
+        count = cv2.boxFilter(thin, cv2.CV_16U, window, normalize=False)
+        rows = (count > RULE_FILL * length).astype(np.uint8)
+        if not rows.any():
+            continue
+        across = (1, 2 * reach + 1) if horizontal else (2 * reach + 1, 1)
+        mask = cv2.dilate(rows, np.ones(across[::-1], np.uint8)) > 0
+        out = mask if out is None else out | mask
+    return out
 
 
 def remove_rules(ink: np.ndarray, text_height: float | None = None) -> np.ndarray:
@@ -179,12 +320,17 @@ def segment_lines(gray: np.ndarray) -> list[LineBox]:
     th = text_height(remove_rules(binarize(probe))) / f0
     if th <= 0:
         return []
+    # Again on ink binarised for that size (`binarize_page` needs the size): faint
+    # writing breaks up under the plain threshold, and the pieces would make it look
+    # small; blur around strokes would make it look large.
+    th = text_height(remove_rules(binarize_page(probe, th * f0))) / f0 or th
     f = min(1.0, WORK_TEXT_HEIGHT / th, WORK_MAX_SIDE / max(H, W))
     if f < 0.95:
-        ink = binarize(_resize(gray, f))
+        work = _resize(gray, f)
         th *= f
     else:
-        f, ink = 1.0, binarize(gray)
+        f, work = 1.0, gray
+    ink = binarize_page(work, th)
     lines = _segment_ink(ink, th)
     if f != 1.0:
         lines = [_scale_line(line, 1.0 / f, W, H) for line in lines]
@@ -530,29 +676,35 @@ def _split_wide_gaps(lx: np.ndarray, size: float) -> list[np.ndarray]:
 def _words(
     lx: np.ndarray, ly: np.ndarray, lc: np.ndarray, x0: int, x1: int, size: float
 ) -> list[BBox]:
-    """Cut a line into words at the column gaps that are wide for its writing size.
+    """Cut a line into words at the column gaps that are wide for its writing.
 
-    Gaps are measured in the line's middle band (between its ink's quartile rows), where
-    slanted ascenders and long entry strokes do not bridge the space between words.
-    Each component then goes whole to the word holding its middle, unless it really
-    runs across a cut (touching words), when its pixels are split at the cut.
+    Gaps are measured in the line's middle band (its x-height zone, following the line
+    where it drifts up or down), where slanted ascenders and long entry strokes do not
+    bridge the space between words. A gap that one connected stroke runs over (a word
+    written in one go, a long crossbar) is no word space. The rest split in two classes
+    by width, within bounds set by the x-height. Each component then goes whole to the
+    word holding its middle, unless it really runs across a cut (touching words), when
+    its pixels are split at the cut.
     """
-    y_lo, y_hi = np.percentile(ly, [25, 75])
-    mid = (ly >= y_lo) & (ly <= y_hi)
-    if mid.sum() < 3:
-        mid = np.ones(len(lx), bool)
+    mid, xh = _middle_band(lx, ly)
     cols = np.bincount(lx[mid] - x0, minlength=x1 - x0) > 0
     # Runs of empty columns strictly inside the line.
     edges = np.diff(np.concatenate([[1], cols.astype(np.int8), [1]]))
     starts = np.nonzero(edges == -1)[0]
     ends = np.nonzero(edges == 1)[0]
     gaps = [(s, e) for s, e in zip(starts, ends, strict=True) if s > 0 and e < len(cols)]
-    thr = _gap_threshold(np.array([e - s for s, e in gaps], np.float64), size)
+    n = int(lc.max()) + 1
+    if gaps:
+        # A gap that one component spans (by a few pixels on both sides) is no space.
+        c_lo, c_hi = _ranges(lc, lx - x0)
+        se = np.array(gaps)
+        spanned = ((c_lo[None, :] < se[:, :1] - 3) & (c_hi[None, :] >= se[:, 1:] + 3)).any(1)
+        gaps = [g for g, sp in zip(gaps, spanned, strict=True) if not sp]
+    thr = _gap_threshold(np.array([e - s for s, e in gaps], np.float64), xh)
     cuts = np.array([x0 + (s + e) / 2 for s, e in gaps if e - s >= thr])
     if len(cuts) == 0:
         return [_box(lx, ly)]
     # The word of each component: where the middle of its middle-band ink lies.
-    n = int(lc.max()) + 1
     cnt = np.bincount(lc[mid], minlength=n)
     cx = np.bincount(lc[mid], lx[mid].astype(np.float64), minlength=n) / np.maximum(1, cnt)
     allcnt = np.bincount(lc, minlength=n)
@@ -563,8 +715,8 @@ def _words(
     # Components that run well across a cut are split at it.
     lo = np.full(n, np.inf)
     hi = np.full(n, -np.inf)
-    np.minimum.at(lo, lc[mid], lx[mid])
-    np.maximum.at(hi, lc[mid], lx[mid])
+    ids, lo_m, hi_m = _ranges(lc[mid], lx[mid], with_ids=True)
+    lo[ids], hi[ids] = lo_m, hi_m
     across = np.zeros(n, bool)
     for c in cuts:
         across |= (lo < c - 0.3 * size) & (hi > c + 0.3 * size)
@@ -579,33 +731,75 @@ def _words(
     return words
 
 
+def _ranges(labels: np.ndarray, values: np.ndarray, with_ids: bool = False):  # noqa: ANN202
+    """Min and max of `values` per distinct label (in label order; with the labels)."""
+    order = np.argsort(labels, kind="stable")
+    lab, val = labels[order], values[order]
+    starts = np.concatenate([[0], np.nonzero(np.diff(lab))[0] + 1])
+    lo, hi = np.minimum.reduceat(val, starts), np.maximum.reduceat(val, starts)
+    return (lab[starts], lo, hi) if with_ids else (lo, hi)
+
+
+#: The middle band follows the line's drift over windows this many x-heights wide.
+BAND_WINDOW = 8
+
+
+def _middle_band(lx: np.ndarray, ly: np.ndarray) -> tuple[np.ndarray, float]:
+    """Which pixels of a line lie in its x-height zone, and the zone's height.
+
+    The zone is as high as the middle half of the line's ink rows; its position
+    follows the median ink row of windows along the line, so a line that climbs or
+    sags keeps its letters' bodies inside it.
+    """
+    y_lo, y_hi = np.percentile(ly, [25, 75])
+    xh = max(2.0, float(y_hi - y_lo))
+    win = max(8, int(BAND_WINDOW * xh))
+    b = (lx - lx.min()) // win
+    nb = int(b.max()) + 1
+    if nb > 1:
+        # Mean ink row per window (a median follows descenders less, costs more).
+        cnt = np.bincount(b, minlength=nb)
+        whole = float(ly.mean())
+        centre = np.where(
+            cnt > 0, np.bincount(b, ly.astype(np.float64), minlength=nb) / np.maximum(cnt, 1), whole
+        )
+        yy = ly - (centre[b] - whole)
+    else:
+        yy = ly
+    mid = (yy >= y_lo) & (yy <= y_hi)
+    if mid.sum() < 3:
+        mid = np.ones(len(lx), bool)
+    return mid, xh
+
+
 def _box(xs: np.ndarray, ys: np.ndarray) -> BBox:
     x0, y0 = int(xs.min()), int(ys.min())
     return (x0, y0, int(xs.max()) + 1 - x0, int(ys.max()) + 1 - y0)
 
 
-#: Word-gap threshold bounds and default, in writing heights of the line.
-GAP_MIN, GAP_MAX, GAP_DEFAULT = 0.22, 0.9, 0.4
+#: Word-gap threshold bounds and default, in x-heights of the line.
+GAP_MIN, GAP_MAX, GAP_DEFAULT = 0.8, 1.3, 1.0
 
 
-def _gap_threshold(gaps: np.ndarray, size: float) -> float:
+def _gap_threshold(gaps: np.ndarray, xh: float) -> float:
     """Smallest gap that separates words: between-letter and between-word gaps split in two."""
-    lo, hi = GAP_MIN * size, GAP_MAX * size
-    default = GAP_DEFAULT * size
+    lo, hi = GAP_MIN * xh, GAP_MAX * xh
+    default = GAP_DEFAULT * xh
     if len(gaps) < 2:
         return default
     g = np.sort(gaps)
-    # 1-D two-class split (Otsu on the gap widths).
-    best, best_t = -1.0, default
-    for i in range(1, len(g)):
-        a, b = g[:i], g[i:]
-        between = len(a) * len(b) * (a.mean() - b.mean()) ** 2
-        if between > best:
-            best, best_t = between, (g[i - 1] + g[i]) / 2
     # Only trust a clear two-class split; otherwise all gaps are alike.
     if g[-1] < 1.6 * max(g[0], 1.0):
-        return default if g[0] < default else g[0]
-    return float(np.clip(best_t, lo, hi))
+        return default if g[0] < default else float(g[0])
+    # 1-D two-class split (Otsu on the gap widths), from cumulative sums.
+    n = len(g)
+    i = np.arange(1, n)
+    c = np.cumsum(g)
+    m_a = c[:-1] / i
+    m_b = (c[-1] - c[:-1]) / (n - i)
+    between = i * (n - i) * (m_a - m_b) ** 2
+    k = int(np.argmax(between)) + 1
+    return float(np.clip((g[k - 1] + g[k]) / 2, lo, hi))
 
 
 def _blocks(lines: list[_Line], th: float) -> list[int]:
