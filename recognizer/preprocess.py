@@ -309,8 +309,9 @@ def normalize_background(gray: np.ndarray, ink_scale: float | None = None) -> np
 def find_quad(image: np.ndarray, min_area: float = 0.2) -> np.ndarray | None:
     """The corners (TL, TR, BR, BL; float32, 4x2) of a clearly visible page or board.
 
-    Looks for the largest convex four-sided outline covering at least `min_area` of the
-    photo but not its whole frame (then there is nothing to rectify). None otherwise.
+    Looks for convex four-sided outlines covering at least `min_area` of the photo but
+    not its whole frame (then there is nothing to rectify), and takes the one whose
+    sides all follow clear edges best (large outlines preferred). None otherwise.
     """
     small, f = _small(image, 500)
     small = to_gray(small)
@@ -350,8 +351,29 @@ def find_quad(image: np.ndarray, min_area: float = 0.2) -> np.ndarray | None:
             candidates.append(pts)
     if not candidates:
         return None
-    best = max(candidates, key=lambda p: cv2.contourArea(p))
+    gx = cv2.Sobel(blur, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(blur, cv2.CV_32F, 0, 1, ksize=3)
+    best = max(candidates, key=lambda p: _edge_score(p, gx, gy))
     return order_corners(best / f)
+
+
+def _edge_score(pts: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> float:
+    """How well an outline follows edges: its weakest side's median gradient across it,
+    times the square root of its area (of two outlines on equally clear edges, the
+    larger is the board; a shadow or the glare on a wall has no clear edge all round)."""
+    q = order_corners(pts)
+    h, w = gx.shape
+    sides = []
+    for i in range(4):
+        a, b = q[i], q[(i + 1) % 4]
+        t = np.linspace(0.05, 0.95, max(2, int(np.linalg.norm(b - a))))[:, None]
+        p = a + t * (b - a)
+        nx, ny = float(b[1] - a[1]), float(a[0] - b[0])
+        norm = float(np.hypot(nx, ny)) or 1.0
+        xi = np.clip(p[:, 0].round().astype(int), 0, w - 1)
+        yi = np.clip(p[:, 1].round().astype(int), 0, h - 1)
+        sides.append(float(np.median(np.abs(gx[yi, xi] * nx + gy[yi, xi] * ny))) / norm)
+    return min(sides) * float(np.sqrt(cv2.contourArea(q)))
 
 
 def _plausible_quad(pts: np.ndarray, gray: np.ndarray) -> bool:
