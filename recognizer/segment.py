@@ -95,7 +95,7 @@ HALO_NEAR, HALO_FAR = 0.12, 0.3  # th: radius of the local stroke maximum
 HALO = 0.5  # a stroke's edge is where it is half as dark as the stroke nearby
 FAINT_SPACE = 1.0  # th: faint writing counts this far from the page's ink
 FAINT_SOURCE = 0.8  # ... ink that is this dark (of the darkest strokes) keeps it away
-FAINT_MIN, FAINT_CORE = 0.2, 0.45  # faint writing: of the darkest strokes' darkness
+FAINT_MIN, FAINT_CORE = 0.2, 0.6  # faint writing: of the darkest strokes' darkness
 RULE_FILL = 0.35  # a rule: thin straight ink along this share of 15 th
 
 
@@ -633,7 +633,20 @@ def _collect_lines(
             continue  # a stretch of drawing with no writing of its own
         if b - a < 0.35 * th * th:
             continue  # less ink than one letter: a smudge or texture
-        hs = cc.h[comps]
+        # Drawing pixels (a circle or a frame round the writing) count only within the
+        # writing's own extent: they must not stretch the line beyond it.
+        own = valid[lc - 1]
+        m = 0.3 * th
+        keep = own | (
+            (lx >= lx[own].min() - m)
+            & (lx <= lx[own].max() + m)
+            & (ly >= ly[own].min() - m)
+            & (ly <= ly[own].max() + m)
+        )
+        if not keep.all():
+            lx, ly, lc = lx[keep], ly[keep], lc[keep]
+            comps = np.unique(lc) - 1
+        hs = cc.h[comps[valid[comps]]]
         big = hs[hs >= 0.3 * th]
         if len(big) == 0:
             continue  # only dots and commas: nothing to read
