@@ -470,7 +470,7 @@ def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
     far |= closest[pc] > 0.8 * th
     ps = np.where(far, 0, ps)
 
-    lines = _collect_lines(px, py, pc, ps, nseed, cc, th, valid)
+    lines = _collect_lines(px, py, pc, ps, nseed, cc, th, valid, body)
     blocks = _blocks(lines, th)
     return _reading_order(lines, blocks)
 
@@ -618,6 +618,7 @@ def _collect_lines(
     cc: _Components,
     th: float,
     valid: np.ndarray,
+    writing: np.ndarray,
 ) -> list[_Line]:
     order = np.argsort(ps, kind="stable")
     px, py, pc, ps = px[order], py[order], pc[order], ps[order]
@@ -651,7 +652,7 @@ def _collect_lines(
         if len(big) == 0:
             continue  # only dots and commas: nothing to read
         size = float(np.median(big))
-        for part in _split_wide_gaps(lx, size):
+        for part in _split_wide_gaps(lx, ly, size, writing):
             px_, py_, pc_ = lx[part], ly[part], lc[part]
             x0, x1 = int(px_.min()), int(px_.max()) + 1
             y0, y1 = int(py_.min()), int(py_.max()) + 1
@@ -666,8 +667,23 @@ def _collect_lines(
 COLUMN_GAP = 4.0
 
 
-def _split_wide_gaps(lx: np.ndarray, size: float) -> list[np.ndarray]:
-    """Pixel masks of the parts of a line between column-wide gaps (usually just one)."""
+#: ... or wider than this, with a gutter above and below it (blocks side by side).
+GUTTER_GAP = 2.0
+#: How far above and below the line the gutter must be free of writing: in sizes, and
+#: in heights of the line (so that it reaches the neighbouring lines).
+GUTTER_REACH, GUTTER_LINES = 1.5, 1.5
+
+
+def _split_wide_gaps(
+    lx: np.ndarray, ly: np.ndarray, size: float, writing: np.ndarray
+) -> list[np.ndarray]:
+    """Pixel masks of the parts of a line between column-wide gaps (usually just one).
+
+    A gap splits the line when it is very wide for its writing, or when it is wide and
+    the page is empty of writing above and below it while there is writing beside it
+    there: a gutter between blocks set side by side, as on a whiteboard. A wide space
+    inside a paragraph has the lines above or below running through it.
+    """
     x0 = int(lx.min())
     cols = np.bincount(lx - x0) > 0
     edges = np.diff(np.concatenate([[1], cols.astype(np.int8), [1]]))
@@ -677,9 +693,20 @@ def _split_wide_gaps(lx: np.ndarray, size: float) -> list[np.ndarray]:
     spaces = widths[widths > 0.25 * size]
     # Wide for this writing and far wider than its word spaces.
     typical = float(np.median(spaces)) if len(spaces) >= 3 else 0.0
-    cuts = [
-        (a + b) / 2 + x0 for a, b in gaps if b - a > COLUMN_GAP * size and b - a > 2.5 * typical
-    ]
+    y0, y1 = int(ly.min()), int(ly.max()) + 1
+    reach = int(max(GUTTER_REACH * size, GUTTER_LINES * (y1 - y0)))
+    top, bottom = max(0, y0 - reach), min(writing.shape[0], y1 + reach)
+    x1 = int(lx.max()) + 1
+    beside = writing[top:y0, x0:x1].any() or writing[y1:bottom, x0:x1].any()
+    cuts = []
+    for a, b in gaps:
+        w = b - a
+        if w > COLUMN_GAP * size and w > 2.5 * typical:
+            cuts.append((a + b) / 2 + x0)
+        elif w > GUTTER_GAP * size and w > 2.0 * typical and beside:
+            q = max(1, int(0.1 * w))
+            if not writing[top:bottom, x0 + a + q : x0 + b - q].any():
+                cuts.append((a + b) / 2 + x0)
     if not cuts:
         return [np.ones(len(lx), bool)]
     part = np.searchsorted(np.array(cuts), lx)
