@@ -818,7 +818,7 @@ def _box(xs: np.ndarray, ys: np.ndarray) -> BBox:
 
 
 #: Word-gap threshold bounds and default, in x-heights of the line.
-GAP_MIN, GAP_MAX, GAP_DEFAULT = 0.8, 1.3, 1.0
+GAP_MIN, GAP_MAX, GAP_DEFAULT = 0.6, 1.1, 1.0
 
 
 def _gap_threshold(gaps: np.ndarray, xh: float) -> float:
@@ -829,7 +829,7 @@ def _gap_threshold(gaps: np.ndarray, xh: float) -> float:
         return default
     g = np.sort(gaps)
     # Only trust a clear two-class split; otherwise all gaps are alike.
-    if g[-1] < 1.6 * max(g[0], 1.0):
+    if g[-1] < 2.0 * max(g[0], 1.0):
         return default if g[0] < default else float(g[0])
     # 1-D two-class split (Otsu on the gap widths), from cumulative sums.
     n = len(g)
