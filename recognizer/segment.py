@@ -74,7 +74,7 @@ def binarize(gray: np.ndarray) -> np.ndarray:
     threshold are not taken for writing. Good enough to measure the writing size;
     `binarize_page` is the segmentation's own.
     """
-    t = _ink_threshold(gray)
+    t = _ink_threshold(gray, top=_faint_top(gray))
     ink = (gray < t).astype(np.uint8)
     if not ink.any():
         return ink
@@ -120,8 +120,7 @@ def binarize_page(gray: np.ndarray, th: float) -> np.ndarray:
     above = d > level + NOISE_K * spread
     if not above.any():
         return np.zeros(gray.shape, np.uint8)
-    paper, noise = _paper_noise(gray[::2, ::2], block=8)
-    t = _ink_threshold(gray, top=max(200.0, paper - FAINT_NOISE_K * noise))
+    t = _ink_threshold(gray, top=_faint_top(gray))
     dark = gray < t
     own = dark & above & (d >= _scaled(_local_max(d, HALO_NEAR * th), HALO))
     # Statistics on every other pixel both ways: plenty, and a quarter of the work.
@@ -152,6 +151,12 @@ def binarize_page(gray: np.ndarray, th: float) -> np.ndarray:
 
 def _scaled(a: np.ndarray, f: float) -> np.ndarray:
     return cv2.convertScaleAbs(a, alpha=f)
+
+
+def _faint_top(gray: np.ndarray) -> float:
+    """Highest ink threshold the page allows: 200, or more on a faint but quiet page."""
+    paper, noise = _paper_noise(gray[::2, ::2], block=8)
+    return max(200.0, paper - FAINT_NOISE_K * noise)
 
 
 def _local_max(a: np.ndarray, radius: float) -> np.ndarray:
@@ -206,6 +211,8 @@ def _rule_mask(ink: np.ndarray, th: float) -> np.ndarray | None:
     """
     length = int(15 * th)
     h, w = ink.shape
+    if length < 2:
+        return None
     reach = max(3, int(round(0.2 * th)))
     u = ink.astype(np.uint8)
     out = None
@@ -669,9 +676,8 @@ COLUMN_GAP = 4.0
 
 #: ... or wider than this, with a gutter above and below it (blocks side by side).
 GUTTER_GAP = 2.0
-#: How far above and below the line the gutter must be free of writing: in sizes, and
-#: in heights of the line (so that it reaches the neighbouring lines).
-GUTTER_REACH, GUTTER_LINES = 1.5, 1.5
+#: Neighbouring lines are looked for this many line heights above and below.
+GUTTER_LOOK = 4.0
 
 
 def _split_wide_gaps(
@@ -694,10 +700,17 @@ def _split_wide_gaps(
     # Wide for this writing and far wider than its word spaces.
     typical = float(np.median(spaces)) if len(spaces) >= 3 else 0.0
     y0, y1 = int(ly.min()), int(ly.max()) + 1
-    reach = int(max(GUTTER_REACH * size, GUTTER_LINES * (y1 - y0)))
-    top, bottom = max(0, y0 - reach), min(writing.shape[0], y1 + reach)
     x1 = int(lx.max()) + 1
-    beside = writing[top:y0, x0:x1].any() or writing[y1:bottom, x0:x1].any()
+    # The gutter must run through the neighbouring lines above and below (up to a few
+    # line heights away): down to the far side of the nearest writing each way.
+    h = y1 - y0
+    look = int(GUTTER_LOOK * h)
+    start = max(0, y0 - look)
+    above = np.nonzero(writing[start:y0, x0:x1].any(axis=1))[0]
+    below = np.nonzero(writing[y1 : y1 + look, x0:x1].any(axis=1))[0]
+    beside = len(above) > 0 or len(below) > 0
+    top = max(0, start + int(above[-1]) - h) if len(above) else y0
+    bottom = y1 + int(below[0]) + h if len(below) else y1
     cuts = []
     for a, b in gaps:
         w = b - a

@@ -255,6 +255,20 @@ def test_board_quadrilateral_is_found() -> None:
     assert np.abs(found - quad).max() < 8
 
 
+def test_glare_on_the_wall_beside_the_board_is_not_taken_into_its_outline() -> None:
+    """A bright glare running into a corner makes a larger bright outline; the board's
+    own edges are the clear ones."""
+    photo = np.full((600, 800, 3), 70, np.uint8)
+    board = np.array([[200, 150], [650, 170], [640, 480], [210, 470]], np.float32)
+    cv2.fillConvexPoly(photo, board.astype(np.int32), (225, 225, 225))
+    yy, xx = np.mgrid[0:600, 0:800]
+    glare = np.exp(-(((xx - 170) / 160.0) ** 2 + ((yy - 120) / 110.0) ** 2)) * 170
+    photo = np.clip(photo + glare[:, :, None], 0, 255).astype(np.uint8)
+    found = find_quad(photo)
+    assert found is not None
+    assert np.abs(found - board).max() < 8
+
+
 def test_plain_scan_has_no_quadrilateral() -> None:
     page = np.full((400, 300, 3), 240, np.uint8)
     cv2.putText(page, "a plain page", (20, 200), 0, 1, (0, 0, 0), 2)

@@ -137,3 +137,89 @@ def test_blank_page_has_no_lines(shape: tuple[int, int]) -> None:
 def test_segment_lines_rejects_colour_input() -> None:
     with pytest.raises(ValueError, match="2-D"):
         segment_lines(np.zeros((10, 10, 3), np.uint8))
+
+
+def _write_gray(page: np.ndarray, words: list[str], x: int, y: int, level: int) -> list:
+    """Like `_write`, in ink of the given gray level."""
+    layer = np.full_like(page, 255)
+    boxes = _write(layer, words, x, y)
+    page[layer == 0] = level
+    return boxes
+
+
+def _with_noise(page: np.ndarray, sigma: float) -> np.ndarray:
+    noise = np.random.default_rng(0).normal(0, sigma, page.shape)
+    return np.clip(page.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+
+
+TEXTS = [
+    ["meeting", "notes", "for", "Monday"],
+    ["review", "the", "budget", "draft"],
+    ["call", "Alice", "about", "plans"],
+    ["ship", "it", "by", "Friday"],
+]
+
+
+def test_faint_writing_on_a_noisy_page_is_found() -> None:
+    """Pale pencil on grey paper: lighter than any fixed ink threshold, yet all there."""
+    page = np.full((520, 900), 248, np.uint8)
+    lines = [_union(_write_gray(page, t, 60, 90 + 100 * i, 205)) for i, t in enumerate(TEXTS)]
+    page = _with_noise(cv2.GaussianBlur(page, (0, 0), 1.0), 4)
+    found = segment_lines(page)
+    assert len(found) == 4
+    assert len(match_boxes(lines, [f.bbox for f in found], 0.6)) == 4
+
+
+def test_writing_showing_through_from_the_back_is_not_text() -> None:
+    page = np.full((520, 900), 250, np.uint8)
+    back = np.full((520, 900), 255, np.uint8)
+    for i, t in enumerate(TEXTS):
+        _write(back, t[::-1], 80, 140 + 100 * i)
+    back = cv2.GaussianBlur(back[:, ::-1], (0, 0), 2.0)
+    # The back's writing, mirrored and blurred, at a fifth of the front's darkness.
+    page = (page - 0.2 * (255 - back.astype(np.float32))).astype(np.uint8)
+    lines = [_union(_write_gray(page, t, 60, 90 + 100 * i, 30)) for i, t in enumerate(TEXTS)]
+    found = segment_lines(page)
+    assert len(found) == 4
+    assert len(match_boxes(lines, [f.bbox for f in found], 0.6)) == 4
+
+
+def test_faint_ruled_lines_join_no_words() -> None:
+    page = np.full((520, 900), 250, np.uint8)
+    for y in range(40, 520, 50):
+        cv2.line(page, (0, y), (899, y), 215, 2)
+    words, lines = [], []
+    for i, t in enumerate(TEXTS):
+        b = _write_gray(page, t, 60, 90 + 100 * i, 30)
+        words += b
+        lines.append(_union(b))
+    found = segment_lines(_with_noise(page, 3))
+    assert len(found) == 4
+    assert len(match_boxes(lines, [f.bbox for f in found], 0.6)) == 4
+    got = [w for f in found for w in f.words]
+    assert len(match_boxes(words, got, 0.6)) == len(words)
+
+
+def test_blocks_side_by_side_with_a_narrow_gutter_are_not_joined() -> None:
+    """Two blocks a few letter heights apart (a whiteboard): eight lines, not four."""
+    page = np.full((520, 1100), 255, np.uint8)
+    left = [_union(_write(page, t[:2], 40, 90 + 100 * i)) for i, t in enumerate(TEXTS)]
+    right_x = max(b[0] + b[2] for b in left) + 90
+    right = [_union(_write(page, t[2:], right_x, 90 + 100 * i)) for i, t in enumerate(TEXTS)]
+    found = segment_lines(page)
+    assert len(found) == 8
+    assert len(match_boxes(left + right, [f.bbox for f in found], 0.7)) == 8
+
+
+def test_a_wide_space_inside_a_paragraph_does_not_split_its_line() -> None:
+    page = np.full((520, 1100), 255, np.uint8)
+    lines = []
+    for i, t in enumerate(TEXTS):
+        b = _write(page, t[:2], 40, 90 + 100 * i)
+        # One line with a wide space; the lines around it run through that space.
+        gap = 75 if i == 1 else 30
+        b += _write(page, t[2:], b[-1][0] + b[-1][2] + gap, 90 + 100 * i)
+        lines.append(_union(b))
+    found = segment_lines(page)
+    assert len(found) == 4
+    assert len(match_boxes(lines, [f.bbox for f in found], 0.7)) == 4

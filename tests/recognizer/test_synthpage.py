@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recognizer import synthpage
 from recognizer.page_eval import load_page_set
 from recognizer.synthpage import KINDS, PageSynth, write_pages
 
@@ -80,3 +81,16 @@ def test_writer_produces_the_page_set_format(tmp_path: Path) -> None:
     pages = load_page_set(tmp_path)
     assert len(pages) == 2 and (tmp_path / pages[0].file).is_file()
     assert pages[0].lines[0].words[0].text
+
+
+@pytest.mark.parametrize("kind", ["letter", "notebook"])
+def test_wear_changes_the_page_but_not_its_layout_or_truth(kind: str, monkeypatch) -> None:  # noqa: ANN001
+    """Show-through and pen pressure are drawn from their own stream: same words, same boxes."""
+    monkeypatch.setattr(synthpage, "SHOW_THROUGH", 0.0)
+    monkeypatch.setattr(synthpage, "PRESSURE", 0.0)
+    clean = PageSynth(seed=4).sample(3, kind)
+    monkeypatch.setattr(synthpage, "SHOW_THROUGH", 1.0)
+    monkeypatch.setattr(synthpage, "PRESSURE", 1.0)
+    worn = PageSynth(seed=4).sample(3, kind)
+    assert worn.lines == clean.lines
+    assert not np.array_equal(worn.image, clean.image)
