@@ -675,7 +675,7 @@ COLUMN_GAP = 4.0
 
 
 #: ... or wider than this, with a gutter above and below it (blocks side by side).
-GUTTER_GAP = 2.0
+GUTTER_GAP = 2.5
 #: Neighbouring lines are looked for this many line heights above and below.
 GUTTER_LOOK = 4.0
 
