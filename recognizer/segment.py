@@ -1,15 +1,18 @@
 """Page -> text blocks -> lines -> words, by classic image processing.
 
-The page is binarised, long rules and box outlines are removed, and the connected
-components are measured. Each component of ordinary size paints a thin horizontal
-band through its middle, stretched sideways by a fraction of the local text height;
-the bands of one text line join, those of the next line do not, and those become
-line seeds. Every ink pixel then goes to its nearest seed, except that a component
-mostly in one line goes there whole (a descender that dips toward the next line stays
-with its word; two lines touching through a loop are split where they meet). Words
-are cut at the column gaps of a line that are wide for that line's writing. Lines
-are grouped into blocks (paragraphs, whiteboard clusters, columns) and put in reading
-order with a recursive XY cut. Everything is NumPy/OpenCV and takes milliseconds.
+The page is binarised (darkness measured against the local paper: a faint page and
+pale writing away from darker ink are found, while the blur around strokes, writing
+showing through from the back and faint ruled lines are not), long rules and box
+outlines are removed, and the connected components are measured. Each component of
+ordinary size paints a thin horizontal band through its middle, stretched sideways by
+a fraction of the local text height; the bands of one text line join, those of the
+next line do not, and those become line seeds. Every ink pixel then goes to its nearest
+seed, except that a component mostly in one line goes there whole (a descender that
+dips toward the next line stays with its word; two lines touching through a loop are
+split where they meet). A line is split where a gutter runs between blocks set side by
+side. Words are cut at the gaps in a line's x-height band that are wide for that line's
+writing. Lines are grouped into blocks (paragraphs, whiteboard clusters, columns) and
+put in reading order with a recursive XY cut. Everything is NumPy/OpenCV.
 """
 
 from __future__ import annotations
@@ -784,7 +787,9 @@ def _words(
     return words
 
 
-def _ranges(labels: np.ndarray, values: np.ndarray, with_ids: bool = False):  # noqa: ANN202
+def _ranges(
+    labels: np.ndarray, values: np.ndarray, with_ids: bool = False
+) -> tuple[np.ndarray, ...]:
     """Min and max of `values` per distinct label (in label order; with the labels)."""
     order = np.argsort(labels, kind="stable")
     lab, val = labels[order], values[order]
@@ -801,8 +806,8 @@ def _middle_band(lx: np.ndarray, ly: np.ndarray) -> tuple[np.ndarray, float]:
     """Which pixels of a line lie in its x-height zone, and the zone's height.
 
     The zone is as high as the middle half of the line's ink rows; its position
-    follows the median ink row of windows along the line, so a line that climbs or
-    sags keeps its letters' bodies inside it.
+    follows the mean ink row of windows along the line, so a line that climbs or sags
+    keeps its letters' bodies inside it.
     """
     y_lo, y_hi = np.percentile(ly, [25, 75])
     xh = max(2.0, float(y_hi - y_lo))
@@ -810,7 +815,6 @@ def _middle_band(lx: np.ndarray, ly: np.ndarray) -> tuple[np.ndarray, float]:
     b = (lx - lx.min()) // win
     nb = int(b.max()) + 1
     if nb > 1:
-        # Mean ink row per window (a median follows descenders less, costs more).
         cnt = np.bincount(b, minlength=nb)
         whole = float(ly.mean())
         centre = np.where(
