@@ -142,10 +142,12 @@ def binarize_page(gray: np.ndarray, th: float) -> np.ndarray:
     strong_px |= faint & (d > max(level + STRONG_K * spread, FAINT_CORE * darkest))
     rules = _rule_mask(above, th)
     if rules is not None:
-        # On ruled lines only ink darker than the page's ink threshold counts (the rule
-        # itself is then removed with the other long straight strokes).
-        ink = np.where(rules, dark, ink)
-        strong_px &= ~rules | dark
+        # On ruled lines only ink darker than the page's plain ink threshold counts (not
+        # raised for a faint page: its rules are as faint as its writing); a dark rule
+        # is then removed with the other long straight strokes.
+        ruled = gray < min(t, _ink_threshold(gray))
+        ink = np.where(rules, ruled, ink)
+        strong_px &= ~rules | ruled
     n, labels = cv2.connectedComponents(ink.astype(np.uint8), connectivity=8)
     strong = np.bincount(labels[strong_px], minlength=n) > 0
     strong[0] = False
@@ -200,7 +202,7 @@ def _noise(g: np.ndarray, close: np.ndarray, d: np.ndarray, block: int = 16) -> 
     dark = (g[crop] < _ink_threshold(g)).astype(np.float32)
     inked = cv2.resize(dark, (bw, bh), interpolation=cv2.INTER_AREA) > 0
     sel = (paper < 250) & ~inked
-    if sel.sum() < max(8, 0.05 * sel.size):
+    if sel.sum() < 8:
         return 0.0, 2.0
     return float(np.percentile(mean[sel], 25)), max(1.0, float(np.percentile(std[sel], 25)))
 
