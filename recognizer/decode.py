@@ -61,6 +61,9 @@ BEAM_PRUNE_LOGP = math.log(1e-6)
 WORD_POOL = 8
 # Word alternatives below this posterior are dropped (the best reading is always kept).
 MIN_ALTERNATIVE_PROB = 0.01
+# A word read with at least this probability on its span is not searched for
+# alternatives: together they could hold no more than 1 - SURE_WORD_PROB.
+SURE_WORD_PROB = 0.98
 
 
 class CharsetLike(Protocol):
@@ -522,6 +525,7 @@ def read_line(
     lexicon: Lexicon | None = None,
     *,
     min_alternative_prob: float = MIN_ALTERNATIVE_PROB,
+    sure_prob: float = SURE_WORD_PROB,
 ) -> LineReading:
     """Decode a line and read each word with a confidence and alternative spellings.
 
@@ -533,6 +537,9 @@ def read_line(
       decoder) plus the line's word are normalised to posteriors;
       the line's word's posterior is its confidence, and up to `alternatives`
       readings of at least `min_alternative_prob` are kept, the line's word first.
+      A word whose own probability on the span is at least `sure_prob` skips that
+      search (its alternatives could share at most 1 - `sure_prob`): its confidence
+      is that probability and it is its only alternative.
     - greedy: the confidence is the exact CTC probability of the word on its span
       and the only alternative is the word itself (fast path, no search).
     Line confidence is the mean of the word confidences (for a line read as empty,
@@ -558,11 +565,10 @@ def read_line(
         if space:
             span[:, 0] += span[:, space]
             span[:, space] = 0.0
-        if decoder == "greedy":
-            with np.errstate(divide="ignore"):
-                conf = math.exp(_sequence_logp(np.log(span), charset.chars, word))
-            alts: tuple[tuple[str, float], ...] = ((word, conf),)
-        else:
+        with np.errstate(divide="ignore"):
+            conf = math.exp(_sequence_logp(np.log(span), charset.chars, word))
+        alts: tuple[tuple[str, float], ...] = ((word, conf),)
+        if decoder != "greedy" and conf < sure_prob:
             conf, alts = _word_alternatives(
                 span,
                 charset,

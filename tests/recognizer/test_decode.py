@@ -246,6 +246,16 @@ def test_read_line_drops_unlikely_alternatives_and_caps_their_number() -> None:
     assert [t for t, _ in word.alternatives] == ["cat", "cut"]
 
 
+def test_read_line_skips_the_alternatives_search_for_a_sure_word() -> None:
+    frames = spell("cat", p=1.0)
+    frames[3] = {"a": 0.99, "u": 0.01}
+    sure = read_line(probs_from(frames), DEFAULT_CHARSET, sure_prob=0.98).words[0]
+    assert sure.alternatives == (("cat", sure.confidence),)
+    assert sure.confidence == pytest.approx(0.99, abs=1e-6)
+    searched = read_line(probs_from(frames), DEFAULT_CHARSET, sure_prob=1.0).words[0]
+    assert [t for t, _ in searched.alternatives] == ["cat", "cut"]
+
+
 def test_read_line_greedy_gives_the_word_probability_and_no_alternatives() -> None:
     frames = spell("to be")
     frames[3] = {"o": 0.8}  # 'o' of 'to': 0.2 blank
