@@ -44,9 +44,9 @@ def _open_page(path: Path, media_type: str, page: int, max_side: int) -> tuple[I
         import pypdfium2 as pdfium
 
         # pdfium is not thread-safe: share the page loader's lock.
-        from recognizer.preprocess import _PDF_LOCK
+        from recognizer.preprocess import PDF_LOCK
 
-        with _PDF_LOCK:
+        with PDF_LOCK:
             pdf = pdfium.PdfDocument(str(path))
             try:
                 count = len(pdf)

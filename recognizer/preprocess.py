@@ -32,8 +32,8 @@ MAX_PAGES = 500
 
 _PIL_FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "WEBP", "GIF")
 _SUPPORTED = "PNG, JPEG, TIFF, BMP, WebP, GIF or PDF"
-# pdfium is not thread-safe: one document at a time in this process.
-_PDF_LOCK = threading.Lock()
+#: pdfium is not thread-safe: hold this lock around any pdfium call in this process.
+PDF_LOCK = threading.Lock()
 
 
 class ImageLoadError(ValueError):
@@ -181,7 +181,7 @@ def _load_pdf(
     import pypdfium2 as pdfium
 
     pages: list[np.ndarray] = []
-    with _PDF_LOCK:
+    with PDF_LOCK:
         try:
             pdf = pdfium.PdfDocument(data)
         except pdfium.PdfiumError as exc:
