@@ -12,7 +12,8 @@ files (`image<TAB>text`, paths relative to the file) can be given with --labels,
 e.g. the hooker-lines validation split.
 
     .venv/bin/python bench/keyword_recall.py [--bundle BUNDLE (default: the one config.yaml activates)]
-        [--labels FILE ...] [--decoder beam]
+        [--labels FILE ...] [--decoder beam] [--lexicon WORDS.txt] [--alternatives 5]
+        [--min-prob P]
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ def main() -> int:
     )
     ap.add_argument("--decoder", default="beam", choices=["greedy", "beam", "lexicon"])
     ap.add_argument("--alternatives", type=int, default=5)
+    ap.add_argument("--lexicon", type=Path, help="word list for --decoder lexicon")
+    ap.add_argument(
+        "--min-prob", type=float, help="lowest indexed alternative (default: from config.yaml)"
+    )
     args = ap.parse_args()
     if not (args.bundle / "model.yaml").is_file():
         print(f"skipped: no model bundle at {args.bundle}")
@@ -66,11 +71,14 @@ def main() -> int:
 
     import cv2
 
-    from inkdex.settings import Settings
     from recognizer.recognize import Recognizer
 
-    min_prob = Settings().index.alternative_min_prob
-    rec = Recognizer.load(args.bundle, decoder=args.decoder, alternatives=args.alternatives)
+    min_prob = args.min_prob
+    if min_prob is None:
+        min_prob = load_settings(REPO / "config.yaml").index.alternative_min_prob
+    rec = Recognizer.load(
+        args.bundle, decoder=args.decoder, alternatives=args.alternatives, lexicon=args.lexicon
+    )
     images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p, _ in items]
     missing = [str(p) for (p, _), im in zip(items, images, strict=True) if im is None]
     if missing:

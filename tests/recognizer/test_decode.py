@@ -256,6 +256,35 @@ def test_read_line_skips_the_alternatives_search_for_a_sure_word() -> None:
     assert [t for t, _ in searched.alternatives] == ["cat", "cut"]
 
 
+def test_read_line_rereads_each_word_with_the_beam_after_a_greedy_first_pass() -> None:
+    """The best path of the last word is 'b'; its span's best labelling is 'ba' (.64 vs .36)."""
+    probs = probs_from([*spell("on b", p=1.0), {"a": 0.4}, {"a": 0.4}])
+    assert read_line(probs, DEFAULT_CHARSET, decoder="greedy").text == "on b"
+    line = read_line(probs, DEFAULT_CHARSET, decoder="beam")
+    assert line.text == "on ba"
+    assert [w.text for w in line.words] == ["on", "ba"]
+    assert line.words[1].confidence == pytest.approx(0.64, abs=0.01)
+    assert read_line(probs, DEFAULT_CHARSET, decoder="beam", line_pass="decoder").text == "on ba"
+
+
+def test_read_line_with_lexicon_replaces_a_non_word_of_the_first_pass() -> None:
+    frames = spell("on cat", p=1.0)
+    frames[9] = {"x": 0.6, "a": 0.4}  # the best path reads 'cxt'
+    probs = probs_from(frames)
+    lex = Lexicon.from_words(["on", "cat"])
+    for line_pass in ("greedy", "decoder"):
+        line = read_line(
+            probs, DEFAULT_CHARSET, decoder="lexicon", lexicon=lex, line_pass=line_pass
+        )
+        assert line.text == "on cat"
+        assert line.words[1].alternatives[0] == ("cat", line.words[1].confidence)
+
+
+def test_an_unknown_line_pass_is_refused() -> None:
+    with pytest.raises(DecodeError, match="line pass"):
+        read_line(probs_from(spell("a")), DEFAULT_CHARSET, line_pass="both")  # type: ignore[arg-type]
+
+
 def test_read_line_greedy_gives_the_word_probability_and_no_alternatives() -> None:
     frames = spell("to be")
     frames[3] = {"o": 0.8}  # 'o' of 'to': 0.2 blank
