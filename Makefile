@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.yaml
 FONT_CACHE ?= $(HOME)/.cache/inkdex/fonts
+# English word list for the lexicon decoder (built from wordfreq, not kept in git).
+LEXICON := models/lexicon-en.txt
 
 .PHONY: serve test test-all lint chromium bench fonts train clean-venv
 
@@ -23,17 +25,20 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[train,dev]'
 	touch $(VENV)/.runtime $@
 
-serve: $(VENV)/.runtime
+$(LEXICON): | $(VENV)/.runtime
+	$(BIN)/inkdex lexicon --out $@
+
+serve: $(VENV)/.runtime $(LEXICON)
 	$(BIN)/inkdex serve --config $(CONFIG)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint chromium
+test: lint chromium $(LEXICON)
 	$(BIN)/pytest -q
 
-test-all: lint chromium
+test-all: lint chromium $(LEXICON)
 	$(BIN)/pytest -q -m ''
 
 # Headless Chromium for the web-page test (tests/api/test_browser.py). Installed with
@@ -49,7 +54,7 @@ chromium:
 		fi; \
 	fi
 
-bench: $(VENV)/.dev
+bench: $(VENV)/.dev $(LEXICON)
 	$(BIN)/python bench/run_all.py
 
 # Handwriting fonts for synthetic training data, cached outside the repository.

@@ -8,7 +8,9 @@ the machine inflates the figures less), for:
 - segment: lines and words on the prepared page (`segment_lines`);
 - transcribe: the whole `transcribe_pages` with the model loaded (when a bundle exists).
 
-    .venv/bin/python bench/page_speed.py [--bundle BUNDLE (default: the one config.yaml activates)] [--repeats 5]
+    .venv/bin/python bench/page_speed.py [--bundle BUNDLE] [--decoder D] [--lexicon FILE] [--repeats 5]
+
+Bundle, decoder and word list default to what config.yaml sets.
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ def best_ms(fn, repeats: int) -> float:  # noqa: ANN001
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     repo = Path(__file__).resolve().parent.parent
-    ap.add_argument("--bundle", type=Path, default=load_settings(repo / "config.yaml").model.bundle)
+    model = load_settings(repo / "config.yaml").model
+    ap.add_argument("--bundle", type=Path, default=model.bundle)
+    ap.add_argument("--decoder", default=model.decoder, choices=["greedy", "beam", "lexicon"])
+    ap.add_argument("--lexicon", type=Path, default=model.lexicon, help="for --decoder lexicon")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--font-cache", type=Path, default=Path("~/.cache/inkdex/fonts").expanduser())
     args = ap.parse_args()
@@ -57,7 +62,9 @@ def main() -> int:
     if (args.bundle / "model.yaml").is_file():
         from recognizer.recognize import Recognizer
 
-        recognizer = Recognizer.load(args.bundle, decoder="beam")
+        lexicon = args.lexicon if args.decoder == "lexicon" else None
+        recognizer = Recognizer.load(args.bundle, decoder=args.decoder, lexicon=lexicon)
+        print(f"model {recognizer.version}, decoder {args.decoder}")
     else:
         print(f"no bundle at {args.bundle}: timing segmentation only")
 

@@ -1,4 +1,4 @@
-"""Subcommands owned by the recognizer: `transcribe`, `train`, `eval`, `fonts`, `synth`.
+"""Subcommands owned by the recognizer: `transcribe`, `train`, `eval`, `fonts`, `synth`, `lexicon`.
 
 Each subcommand has its own `_register_<name>` function; the handlers live in the
 module of the stage they drive and are imported lazily, so `inkdex --help` stays fast.
@@ -178,9 +178,25 @@ def _register_synth(sub: argparse._SubParsersAction) -> None:
     sheet.add_argument("--height", type=int, help="resize lines to this height")
 
 
+def _lexicon(args: argparse.Namespace, settings: Settings) -> int:
+    from recognizer.lexicon import run_lexicon_cli
+
+    return run_lexicon_cli(args, settings)
+
+
+def _register_lexicon(sub: argparse._SubParsersAction) -> None:
+    p = add_command(
+        sub, "lexicon", _lexicon, "write the English word list (with frequencies) for the decoder"
+    )
+    p.add_argument("--out", type=Path, help="output file (default: model.lexicon)")
+    p.add_argument("--words", type=int, default=50_000, help="most frequent words (default: 50000)")
+    p.add_argument("--force", action="store_true", help="rebuild an existing file")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     _register_transcribe(sub)
     _register_train(sub)
     _register_eval(sub)
     _register_fonts(sub)
     _register_synth(sub)
+    _register_lexicon(sub)

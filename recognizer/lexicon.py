@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import re
+import tempfile
 from bisect import bisect_left
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +35,10 @@ _END = "\U0010ffff"
 _CACHE_LIMIT = 50_000
 # Prior weight used when the word list carries counts and the caller does not choose one.
 DEFAULT_PRIOR_WEIGHT = 0.5
+# Words of the built English list: letters, with one inner apostrophe at most (don't, o'clock).
+_LIST_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+# Counts are word frequencies per this many words (so the rarest listed words still count >= 1).
+_COUNT_SCALE = 1e9
 
 
 class LexiconError(ValueError):
@@ -206,3 +214,66 @@ def _classes_by_lower(chars: str) -> dict[str, np.ndarray]:
         hit = {ch: np.array(ids) for ch, ids in groups.items()}
         _CLASS_CACHE[chars] = hit
     return hit
+
+
+# -- building a word list -------------------------------------------------------------------------
+
+
+def english_words(n_words: int) -> list[tuple[str, int]]:
+    """The `n_words` most frequent English words with counts per billion words (wordfreq).
+
+    Only plain words are kept (letters, one inner apostrophe); the list is in
+    frequency order. Needs the `wordfreq` package.
+    """
+    if n_words < 1:
+        raise LexiconError(f"the word count must be >= 1, got {n_words}")
+    try:
+        from wordfreq import top_n_list, word_frequency
+    except ImportError:
+        raise LexiconError(
+            "building the English word list needs the wordfreq package (pip install wordfreq)"
+        ) from None
+    out = []
+    for word in top_n_list("en", n_words):
+        if _LIST_WORD.fullmatch(word):
+            count = max(1, round(word_frequency(word, "en") * _COUNT_SCALE))
+            out.append((word, count))
+    return out
+
+
+def write_word_list(path: Path, items: Iterable[tuple[str, float]]) -> int:
+    """Write ``word<TAB>count`` lines atomically (temp file, fsync, rename); returns the count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for word, count in items:
+                f.write(f"{word}\t{count:.10g}\n")
+                n += 1
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return n
+
+
+def run_lexicon_cli(args: Any, settings: Any) -> int:
+    """`inkdex lexicon`: write the English word list the lexicon decoder reads."""
+    out = Path(args.out) if args.out else settings.model.lexicon
+    if out is None:
+        print("no output file: pass --out or set model.lexicon in the config")
+        return 2
+    if out.exists() and not args.force:
+        print(f"{out} exists (use --force to rebuild it)")
+        return 0
+    try:
+        n = write_word_list(out, english_words(args.words))
+    except (LexiconError, OSError) as exc:
+        print(f"cannot build the word list: {exc}")
+        return 1
+    print(f"wrote {n} words with their frequencies to {out}")
+    return 0

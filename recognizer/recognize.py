@@ -129,7 +129,12 @@ class Recognizer:
             try:
                 lex = Lexicon.from_file(Path(lexicon))
             except (LexiconError, OSError) as exc:
-                raise RecognizerError(f"cannot load lexicon {lexicon}: {exc}") from exc
+                hint = (
+                    "; `inkdex lexicon` writes the English word list"
+                    if not Path(lexicon).exists()
+                    else ""
+                )
+                raise RecognizerError(f"cannot load lexicon {lexicon}: {exc}{hint}") from exc
         model = _compile_predict(bundle)
         rec = cls(bundle, model, decoder, beam_width, alternatives, lex, batch_size)
         log.info("loaded model %s in %.1f s", rec.version, time.monotonic() - t0)

@@ -87,6 +87,11 @@ def test_bad_decoder_settings_are_refused(tiny_bundle) -> None:
         Recognizer.load(tiny_bundle, decoder="lexicon")
 
 
+def test_a_missing_word_list_says_how_to_build_it(tiny_bundle, tmp_path) -> None:
+    with pytest.raises(RecognizerError, match="not found.*inkdex lexicon"):
+        Recognizer.load(tiny_bundle, decoder="lexicon", lexicon=tmp_path / "none.txt")
+
+
 def test_transcribe_json_schema_with_the_shipped_bundle(tmp_path) -> None:
     """`inkdex transcribe --json`: one PageTranscript per line with "path"; bad files go to stderr."""
     bundle = load_settings(REPO / "config.yaml").model.bundle
