@@ -381,6 +381,7 @@ def _local_heights(cx: np.ndarray, cy: np.ndarray, h: np.ndarray, k: int = 12) -
 
 def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
     H, W = ink.shape
+    raw = ink
     ink = remove_rules(ink, th)
     cc = _components(ink)
     large = np.maximum(cc.w, cc.h) > 4 * th
@@ -424,7 +425,17 @@ def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
     for i in np.nonzero(valid & (cc.h >= 0.3 * th))[0]:
         x, y, w, h = int(cc.x[i]), int(cc.y[i]), int(cc.w[i]), int(cc.h[i])
         np.maximum(sizes[y : y + h, x : x + w], h, out=sizes[y : y + h, x : x + w])
-    seed_lbl, nseed, d = _ridge_seeds(body.astype(np.float32) + 0.5 * drawn, th, sizes)
+    # Rules, frames, circles and long straight strokes: no line runs across one of them.
+    # (A lone bar may be a long descender, or a letter's stem broken off.)
+    keep_bar = np.concatenate([[False], hollow | blob | edge])
+    barrier = ((raw > 0) & (ink == 0)) | keep_bar[cc.labels]
+    seed_lbl, nseed, d = _ridge_seeds(
+        body.astype(np.float32) + 0.5 * drawn,
+        th,
+        sizes,
+        body.astype(np.uint8),
+        barrier.astype(np.uint8),
+    )
     if nseed <= 1:
         return []
     # Seeds, nearest-seed map and distances at the reduced scale of the ridges (they are
@@ -492,10 +503,19 @@ RIDGE_SIGMA_X = 1.5
 RIDGE_SIGMA_Y = 0.35
 #: A crest must reach this fraction of the brightest crest within a few text heights.
 RIDGE_LOCAL = 0.3
+#: Crests are kept within this many text heights (across) of writing; wider gaps cut them.
+RIDGE_REACH = 2.0
+#: A drawing separates lines where it runs this steeply: half a text height up or down
+#: within a sideways drift of 0.15 text heights each way (about 60 degrees or more).
+BARRIER_RISE, BARRIER_DRIFT = 0.5, 0.15
 
 
 def _ridge_seeds(
-    ink: np.ndarray, th: float, sizes: np.ndarray | None = None
+    ink: np.ndarray,
+    th: float,
+    sizes: np.ndarray | None = None,
+    writing: np.ndarray | None = None,
+    barrier: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int, int]:
     """Line seeds: the ridges of the ink smoothed much more along than across the lines.
 
@@ -524,8 +544,21 @@ def _ridge_seeds(
     # between two columns or blocks is no crest).
     k = int(round(4 * th)) | 1
     local = cv2.dilate(blur, np.ones((max(3, k // 4) | 1, k), np.uint8))
-    ridge = ((blur >= peak) & (blur > 0.1 * strong) & (blur > RIDGE_LOCAL * local)).astype(np.uint8)
-    ridge = cv2.dilate(ridge, np.ones((3, 3), np.uint8))
+    ridge = (blur >= peak) & (blur > 0.1 * strong) & (blur > RIDGE_LOCAL * local)
+    small = None if writing is None else _shrink(writing, ridge.shape) > 0
+    if small is not None:
+        # Crests run on past the ends of a line, and those of two blocks side by side
+        # meet in the space between them: keep crests only near writing (half a text
+        # height up or down, RIDGE_REACH / 2 sideways). Pieces of one line separated by
+        # a wider space are joined again below, when level and close.
+        ridge &= _near(small, 0.5 * RIDGE_REACH * th, 0.5 * th)
+    crossing = None if barrier is None else _crossing_strokes(_shrink(barrier, ridge.shape) > 0, th)
+    if crossing is not None and small is not None:
+        # A crest is cut where it crosses a frame or a circle away from the writing.
+        ridge &= ~(
+            _near(crossing, 0.15 * th, 0.15 * th, True) & ~_near(small, 0.25 * th, 0.25 * th, True)
+        )
+    ridge = cv2.dilate(ridge.astype(np.uint8), np.ones((3, 3), np.uint8))
     n, lbl, stats, _ = cv2.connectedComponentsWithStats(ridge, connectivity=8)
     short = stats[:, cv2.CC_STAT_WIDTH] < 0.6 * th
     short[0] = False
@@ -544,15 +577,49 @@ def _ridge_seeds(
         cnt = np.bincount(ls, minlength=n)
         mean = np.bincount(ls, sizes[ys, xs], minlength=n) / np.maximum(1, cnt)
         size = np.where(cnt > 0, mean, th)
-    lbl, n = _link_seeds(lbl, n, size)
+    lbl, n = _link_seeds(lbl, n, size, crossing)
     return lbl, n, d
+
+
+def _shrink(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A uint8 mask brought to `shape` (rows, cols); any covered pixel stays on."""
+    m = mask.astype(np.uint8)
+    if m.shape == shape:
+        return m
+    return cv2.resize(m, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def _near(mask: np.ndarray, rx: float, ry: float, box: bool = False) -> np.ndarray:
+    """Pixels within `rx` sideways and `ry` up or down of `mask` (an ellipse, or a box)."""
+    kx, ky = 2 * max(1, round(rx)) + 1, 2 * max(1, round(ry)) + 1
+    shape = cv2.MORPH_RECT if box else cv2.MORPH_ELLIPSE
+    kernel = cv2.getStructuringElement(shape, (kx, ky))
+    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
+
+
+def _crossing_strokes(drawing: np.ndarray, th: float) -> np.ndarray | None:
+    """The parts of drawn strokes steep enough to cross a text line (frame sides, the
+    sides of a circle), not rules or underlines running along it. None when there are none.
+
+    A stroke is steep where it rises BARRIER_RISE text heights within a sideways drift of
+    BARRIER_DRIFT text heights each way.
+    """
+    if not drawing.any():
+        return None
+    rw = max(1, int(round(BARRIER_DRIFT * th)))
+    rl = max(1, int(round(0.5 * BARRIER_RISE * th)))
+    wide = cv2.dilate(drawing.astype(np.uint8), np.ones((1, 2 * rw + 1), np.uint8))
+    steep = cv2.morphologyEx(wide, cv2.MORPH_OPEN, np.ones((2 * rl + 1, 1), np.uint8))
+    return steep > 0 if steep.any() else None
 
 
 #: Pieces of one line further apart than this many text heights stay separate lines.
 LINK_GAP = 2.5
 
 
-def _link_seeds(seed_lbl: np.ndarray, nseed: int, size: np.ndarray) -> tuple[np.ndarray, int]:
+def _link_seeds(
+    seed_lbl: np.ndarray, nseed: int, size: np.ndarray, barrier: np.ndarray | None = None
+) -> tuple[np.ndarray, int]:
     """Join line pieces separated by a wide word gap: level with each other and close.
 
     Each piece links to its nearest right neighbour whose left end lies at the height
@@ -587,6 +654,24 @@ def _link_seeds(seed_lbl: np.ndarray, nseed: int, size: np.ndarray) -> tuple[np.
         & (hmin > 0.5 * hmax)
         & (x1[b] > x1[a])
     )
+    if barrier is not None and ok.any():
+        # No link across a frame or a circle: any of it between the two ends, at their height.
+        integ = cv2.integral(barrier.astype(np.uint8))
+        H, W = barrier.shape
+        for i, j in zip(*np.nonzero(ok), strict=True):
+            ai, bj = ids[i], ids[j]
+            gx0, gx1 = int(x1[ai]) + 1, int(x0[bj])
+            if gx1 <= gx0:
+                continue
+            h = 0.5 * float(hmin[i, j])
+            ya, yb = float(yr[ai]), float(yl[bj])
+            gy0 = max(0, int(min(ya, yb) - h))
+            gy1 = min(H, int(max(ya, yb) + h) + 1)
+            gx0, gx1 = max(0, gx0), min(W, gx1)
+            if gy1 > gy0 and gx1 > gx0:
+                total = integ[gy1, gx1] - integ[gy0, gx1] - integ[gy1, gx0] + integ[gy0, gx0]
+                if total > 0:
+                    ok[i, j] = False
     cost = np.where(ok, np.maximum(gap, 0) + 3 * dy, np.inf)
     best_right = np.argmin(cost, axis=1)
     best_left = np.argmin(cost, axis=0)

@@ -223,3 +223,19 @@ def test_a_wide_space_inside_a_paragraph_does_not_split_its_line() -> None:
     found = segment_lines(page)
     assert len(found) == 4
     assert len(match_boxes(lines, [f.bbox for f in found], 0.7)) == 4
+
+
+@pytest.mark.parametrize("gap", [50, 70])
+def test_blocks_in_frames_side_by_side_are_not_joined(gap: int) -> None:
+    """Two framed blocks a couple of letter heights apart (a whiteboard): the frame
+    sides between them separate the lines, so eight lines, not four."""
+    page = np.full((560, 1100), 255, np.uint8)
+    left = [_union(_write(page, t[:2], 60, 110 + 100 * i)) for i, t in enumerate(TEXTS)]
+    left_x1 = max(b[0] + b[2] for b in left)
+    right = [_union(_write(page, t[2:], left_x1 + gap, 110 + 100 * i)) for i, t in enumerate(TEXTS)]
+    mid = left_x1 + gap // 2
+    cv2.rectangle(page, (30, 40), (mid - 6, 520), 0, 3)
+    cv2.rectangle(page, (mid + 6, 40), (1070, 520), 0, 3)
+    found = segment_lines(page)
+    assert len(found) == 8
+    assert len(match_boxes(left + right, [f.bbox for f in found], 0.7)) == 8
