@@ -12,8 +12,11 @@ files (`image<TAB>text`, paths relative to the file) can be given with --labels,
 e.g. the hooker-lines validation split.
 
     .venv/bin/python bench/keyword_recall.py [--bundle BUNDLE (default: the one config.yaml activates)]
-        [--labels FILE ...] [--decoder beam] [--lexicon WORDS.txt] [--alternatives 5]
+        [--labels FILE ...] [--decoder D] [--lexicon WORDS.txt] [--alternatives N]
         [--min-prob P]
+
+Bundle, decoder, word list, alternatives and the lowest indexed alternative default
+to what config.yaml sets.
 """
 
 from __future__ import annotations
@@ -45,16 +48,19 @@ def read_labels(path: Path) -> list[tuple[Path, str]]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bundle", type=Path, default=load_settings(REPO / "config.yaml").model.bundle)
+    model = load_settings(REPO / "config.yaml").model
+    ap.add_argument("--bundle", type=Path, default=model.bundle)
     ap.add_argument(
         "--labels",
         type=Path,
         nargs="+",
         default=[REPO.parent / "shared" / "eval" / "real-lines" / "labels.tsv"],
     )
-    ap.add_argument("--decoder", default="beam", choices=["greedy", "beam", "lexicon"])
-    ap.add_argument("--alternatives", type=int, default=5)
-    ap.add_argument("--lexicon", type=Path, help="word list for --decoder lexicon")
+    ap.add_argument("--decoder", default=model.decoder, choices=["greedy", "beam", "lexicon"])
+    ap.add_argument("--alternatives", type=int, default=model.alternatives)
+    ap.add_argument(
+        "--lexicon", type=Path, default=model.lexicon, help="word list for --decoder lexicon"
+    )
     ap.add_argument(
         "--min-prob", type=float, help="lowest indexed alternative (default: from config.yaml)"
     )
@@ -76,9 +82,11 @@ def main() -> int:
     min_prob = args.min_prob
     if min_prob is None:
         min_prob = load_settings(REPO / "config.yaml").index.alternative_min_prob
+    lexicon = args.lexicon if args.decoder == "lexicon" else None
     rec = Recognizer.load(
-        args.bundle, decoder=args.decoder, alternatives=args.alternatives, lexicon=args.lexicon
+        args.bundle, decoder=args.decoder, alternatives=args.alternatives, lexicon=lexicon
     )
+    print(f"model {rec.version}, decoder {args.decoder}, alternatives >= {min_prob} indexed")
     images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p, _ in items]
     missing = [str(p) for (p, _), im in zip(items, images, strict=True) if im is None]
     if missing:
