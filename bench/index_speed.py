@@ -5,7 +5,8 @@ For each size it makes an archive data dir of synthetic one-page documents
 alternative readings: character confusions with posterior probabilities), then
 
 - times `Archive.reindex()` from the stored transcripts (JSON read + indexing;
-  the same path `inkdex reindex` takes with an unchanged model), in pages/s;
+  the same path `inkdex reindex` takes with an unchanged model), in pages/s, with
+  the CPU time it took (its worker processes included) and the load average;
 - times `Archive.search(q, limit=10)` end to end (index query, documents from
   SQLite, matched words and snippets from the transcripts) for several query kinds,
   single client, after `Archive.start()` and a warm-up, and prints p50/p99 in
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import shutil
 import statistics
@@ -184,6 +186,12 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its finished child processes."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def run_size(root: Path, n: int, words: int, nq: int, seed: int) -> None:
     t = time.perf_counter()
     data = make_archive(root, n, words, seed)
@@ -200,16 +208,19 @@ def run_size(root: Path, n: int, words: int, nq: int, seed: int) -> None:
     arch = Archive.open(settings, recognizer=_NoRecognizer())
     try:
         t = time.perf_counter()
-        cpu = time.process_time()
+        cpu = _cpu_s()
+        load = os.getloadavg()[0]
         arch.reindex()
-        wall, cpu = time.perf_counter() - t, time.process_time() - cpu
+        wall, cpu = time.perf_counter() - t, _cpu_s() - cpu
         size = sum(f.stat().st_size for f in arch.live.generation.path.iterdir())
         print(
             f"rebuild from transcripts: {wall:.1f}s wall = {n / wall:.0f} pages/s "
-            f"({n / cpu:.0f} pages/s per CPU-second); index {size / 1e6:.0f} MB"
+            f"({n / cpu:.0f} pages per CPU-second, worker processes included); "
+            f"index {size / 1e6:.0f} MB; load average {load:.1f} -> {os.getloadavg()[0]:.1f}"
         )
         vocab = vocabulary(20_000)
         arch.start()  # as `inkdex serve` does (worker and inbox off here)
+        print(f"searches: load average {os.getloadavg()[0]:.1f} at start")
         print(
             f"{'query kind':32s} {'p50 ms':>7s} {'p99 ms':>7s} {'max ms':>7s}"
             f" {'cpu p50':>8s} {'cpu p99':>8s}  mean hits"

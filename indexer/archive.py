@@ -313,21 +313,28 @@ class Archive:
         docs = self.db.documents([d for d, _ in found.hits])
         min_alt = self.settings.index.alternative_min_prob
         hits: list[Hit] = []
-        for doc_id, score in found.hits:
+        tables = found.tables or (None,) * len(found.hits)
+        for (doc_id, score), table in zip(found.hits, tables, strict=True):
             doc = docs.get(doc_id)
             if doc is None:  # deleted a moment ago
                 continue
-            pages = self._pages_json(doc)
-            matches = find_matches(pages, found.terms, min_confidence, min_alt)
+            if table is not None:  # kept in the index: no transcript to read
+                matches = table.find_matches(found.terms, min_confidence, min_alt)
+                text = table.snippet(matches)
+            else:  # an index made before word tables were kept
+                pages = self._pages_json(doc)
+                matches = find_matches(pages, found.terms, min_confidence, min_alt)
+                text = snippet(pages, matches)
             if filtering and not matches:
                 continue
-            hits.append(Hit(doc_id, doc.filename, score, snippet(pages, matches), tuple(matches)))
+            hits.append(Hit(doc_id, doc.filename, score, text, tuple(matches)))
         if filtering:
             return SearchResult(len(hits), tuple(hits[offset : offset + limit]))
         return SearchResult(found.total, tuple(hits))
 
     def _pages_json(self, doc: Document) -> list[dict[str, Any]]:
-        """The document's transcript as stored (JSON form), for matching and snippets.
+        """The document's transcript as stored (JSON form), for matching and snippets
+        where the index keeps no word table for it.
 
         Not cached: parsed transcripts are many small objects, and keeping hundreds
         alive makes every full garbage collection (a search-time pause) slower.

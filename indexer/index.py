@@ -21,12 +21,14 @@ Swapping the engine should only touch this file (plus `analysis.analyzer`).
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import logging
 import re
 import struct
 import threading
 import time
+import weakref
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -38,23 +40,24 @@ from typing import Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
-from whoosh import fields, formats, index, query, scoring
-from whoosh.codec.whoosh3 import W3Codec
+from whoosh import columns, fields, formats, index, query, scoring
+from whoosh.codec.whoosh3 import W3Codec, W3TermInfo
 from whoosh.index import EmptyIndexError, LockError
 from whoosh.qparser import AndGroup, MultifieldParser
 from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 from whoosh.system import pack_uint
-from whoosh.writing import IndexWriter
+from whoosh.writing import IndexWriter, SegmentWriter
 
 from indexer.analysis import analyzer, tokens
-from indexer.highlight import QueryTerms
+from indexer.highlight import QueryTerms, WordTable, WordTableBuilder, iter_words
 from recognizer.transcript import PageTranscript
 
 log = logging.getLogger(__name__)
 
 TEXT = "text"
 ALT = "alt"
+WORDS = "words"  # a column: the document's `WordTable`, for matches and snippets
 WORD_FIELDS = (TEXT, ALT)
 ALT_SCALE = 0.5
 FUZZY_BOOST = 0.4
@@ -63,6 +66,21 @@ MAX_OPTIMIZED_LEAVES = 16
 OPEN_RETRIES = 5
 WRITE_LOCK_TIMEOUT_S = 30.0
 WRITER_MB = 128
+# Posting lists shorter than this are kept in the term table itself, not written as
+# blocks of their own: most terms of a handwriting index are rare misreadings, and a
+# block per term is most of the time a commit takes.
+INLINE_POSTINGS = 16
+
+
+def _set_inline(self: W3TermInfo, ids: Any, weights: Any, values: Any) -> None:
+    """Keep a short posting list in the term info (the method Whoosh's writer calls
+    for that, missing from its term info class). Fields without posting values get an
+    empty value per posting, as the readers of inline postings expect."""
+    self._inlined = (tuple(ids), tuple(weights), tuple(values) or (b"",) * len(ids))
+
+
+if not hasattr(W3TermInfo, "set_inline"):
+    W3TermInfo.set_inline = _set_inline  # type: ignore[attr-defined]
 
 
 class QueryError(ValueError):
@@ -79,6 +97,23 @@ class _PackedPositions(formats.Positions):
     def encode(self, poslist):  # type: ignore[no-untyped-def]
         n = len(poslist)
         return struct.pack(f"<{n + 1}I", n, *poslist)
+
+    def word_values(self, value, analyzer, **kwargs):  # type: ignore[no-untyped-def]
+        if isinstance(value, str):
+            yield from super().word_values(value, analyzer, **kwargs)
+            return
+        # Already normalised terms (`analysis.tokens`): positions are list indexes.
+        poses: dict[str, list[int]] = {}
+        for i, t in enumerate(value):
+            got = poses.get(t)
+            if got is None:
+                poses[t] = [i]
+            else:
+                got.append(i)
+        fb = self.field_boost
+        for t, pl in poses.items():
+            n = len(pl)
+            yield t, n, n * fb, struct.pack(f"<{n + 1}I", n, *pl)
 
     def decode_positions(self, valuestring):  # type: ignore[no-untyped-def]
         n = (len(valuestring) - 4) // 4
@@ -130,6 +165,9 @@ def schema() -> fields.Schema:
         model_version=fields.ID(stored=True),
         text=text,
         alt=_ReadingsField(analyzer=ana),
+        # A column (read per hit, uncompressed), not a stored field: stored fields are
+        # compressed per document and read whole wherever a document id is.
+        words=fields.COLUMN(columns.VarBytesColumn(write_offsets_cutoff=0)),
     )
 
 
@@ -155,6 +193,8 @@ class IndexHits:
     total: int
     hits: tuple[tuple[str, float], ...]  # (doc_id, score)
     terms: QueryTerms
+    # The word table of each hit, in the same order (None where the index has none).
+    tables: tuple[WordTable | None, ...] = ()
 
 
 # --- opening and writing -------------------------------------------------------------
@@ -181,19 +221,146 @@ def open_index(path: Path, create: bool = False) -> index.Index:
     raise AssertionError("unreachable")
 
 
-def open_writer(ix: index.Index, timeout_s: float = WRITE_LOCK_TIMEOUT_S) -> IndexWriter:
+class _SegmentWriter(SegmentWriter):
+    """Whoosh's segment writer, faster for this schema.
+
+    `add_document` hands a document's postings to the pool in one step (Whoosh adds
+    and checks them one at a time); documents with boosts, custom stored values,
+    vectors or spelling fields take Whoosh's own path. At commit, writing the
+    postings asks for the length of the field in the document of every posting (for
+    the block statistics BM25 skips blocks by); Whoosh reads each one from the column
+    file again, here each field's lengths are read once.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.extra_segments: list[Any] = []
+
+    def _commit_toc(self, segments):  # type: ignore[no-untyped-def]
+        super()._commit_toc([*segments, *self.extra_segments])
+
+    def add_document(self, **fields: Any) -> None:
+        schema = self.schema
+        if any(n.startswith("_") for n in fields) or any(
+            schema[n].vector or schema[n].separate_spelling() for n in fields if n in schema
+        ):
+            super().add_document(**fields)
+            return
+        self._check_state()
+        names = sorted(fields)
+        self._check_fields(schema, names)
+        pdw = self.perdocwriter
+        docnum = self.docnum
+        postings: list[tuple[str, bytes, int, float, bytes]] = []
+        size = 0
+        pdw.start_doc(docnum)
+        try:
+            for name in names:
+                value = fields[name]
+                if value is None:
+                    continue
+                field = schema[name]
+                length = 0
+                if field.indexed:
+                    scorable = field.scorable
+                    for tbytes, freq, weight, vbytes in field.index(value):
+                        if scorable:
+                            length += freq
+                        postings.append((name, tbytes, docnum, weight, vbytes))
+                        size += len(name) + 2 * len(tbytes) + len(vbytes or b"")
+                pdw.add_field(name, field, value if field.stored else None, length)
+                column = field.column_type
+                if column:
+                    pdw.add_column_value(name, column, field.to_column_value(value))
+        except BaseException:
+            pdw.cancel_doc()
+            raise
+        pdw.finish_doc()
+        pool = self.pool
+        pool.fieldnames.update(p[0] for p in postings)
+        pool.current.extend(postings)
+        # Whoosh's estimate of a posting's memory, as `PostingPool.add` makes it
+        pool.currentsize += size + len(postings) * _POSTING_OVERHEAD
+        if pool.currentsize > pool.limit:
+            pool.save()
+        self._added = True
+        self.docnum += 1
+
+    def _flush_segment(self):  # type: ignore[no-untyped-def]
+        self.perdocwriter.close()
+        pdr = self.per_document_reader()
+        try:
+            lengths = _FieldLengths(pdr)
+            self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
+            self.fieldwriter.close()
+        finally:
+            pdr.close()
+
+
+_POSTING_OVERHEAD = 28 + 4 * 5 + 21 + 26 + 18 + 16 + 21  # + name, term and value sizes
+
+
+class _FieldLengths:
+    """`doc_field_length` from per-field lists, each read from `pdr` once."""
+
+    def __init__(self, pdr: Any) -> None:
+        self._pdr = pdr
+        self._n = pdr.doc_count_all()
+        self._by_field: dict[str, list[int]] = {}
+
+    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int:
+        got = self._by_field.get(fieldname)
+        if got is None:
+            length = self._pdr.doc_field_length
+            got = [length(d, fieldname, default) for d in range(self._n)]
+            self._by_field[fieldname] = got
+        return got[docnum]
+
+
+def _codec() -> W3Codec:
+    return W3Codec(compression=0, inlinelimit=INLINE_POSTINGS)
+
+
+def open_writer(
+    ix: index.Index, timeout_s: float = WRITE_LOCK_TIMEOUT_S, memory_mb: int = WRITER_MB
+) -> IndexWriter:
     """A writer (holding the index lock until `commit()` or `cancel()`).
 
     Postings are stored uncompressed: about twice as fast to write, for a larger index.
+    Past `memory_mb` of postings the writer sorts them through temporary files.
     """
     try:
-        return ix.writer(
-            timeout=timeout_s, delay=0.05, limitmb=WRITER_MB, codec=W3Codec(compression=0)
-        )
+        return _SegmentWriter(ix, timeout=timeout_s, delay=0.05, limitmb=memory_mb, codec=_codec())
     except LockError as exc:
         raise IndexLocked(
             f"index {ix.storage.folder} stayed locked by another writer for {timeout_s:.0f}s"
         ) from exc
+
+
+def open_segment_writer(ix: index.Index, memory_mb: int = WRITER_MB) -> IndexWriter:
+    """A writer of one new segment of `ix` that neither takes the index lock nor commits.
+
+    For indexing in several processes: each writes a segment, `finish_segment` closes
+    it, and the process holding the lock makes the segments part of the index with
+    `add_segments`. The lock holder must not commit while such a writer is open
+    (a commit removes files no committed segment names).
+    """
+    return _SegmentWriter(ix, _lk=False, limitmb=memory_mb, codec=_codec())
+
+
+def finish_segment(w: IndexWriter) -> Any | None:
+    """Write out the segment of an `open_segment_writer`; None when it holds no document."""
+    if not w._added:
+        w.cancel()
+        return None
+    segment = w._finalize_segment()
+    w._finish()
+    return segment
+
+
+def add_segments(w: IndexWriter, segments: Sequence[Any]) -> None:
+    """Make `segments` (from `finish_segment`) part of the index when `w` commits."""
+    w.extra_segments.extend(segments)
 
 
 @contextmanager
@@ -208,34 +375,18 @@ def writer(ix: index.Index, timeout_s: float = WRITE_LOCK_TIMEOUT_S) -> Iterator
     w.commit()
 
 
-def _readings(pages: Sequence[PageTranscript | Mapping[str, Any]]) -> Iterator[tuple[str, Any]]:
-    """(1-best text, alternatives) of every word, from transcripts or their JSON form."""
-    for page in pages:
-        if isinstance(page, PageTranscript):
-            for line in page.lines:
-                for w in line.words:
-                    yield w.text, w.alternatives
-        else:
-            for line in page["lines"]:
-                for w in line["words"]:
-                    yield w["text"], w["alternatives"]
-
-
-def _fields(entry: IndexEntry, min_prob: float) -> dict[str, object]:
+def _fields(entry: IndexEntry, min_prob: float, table: bool = True) -> dict[str, object]:
     text: list[str] = []
     alt: list[tuple[str, float]] = []
-    for best_text, alternatives in _readings(entry.pages):
-        best = tokens(best_text)
-        if not best:
-            continue
-        text.extend(best)
-        for reading, prob in alternatives:
-            if prob >= min_prob:
-                alt.extend((t, prob) for t in tokens(reading))
+    words = WordTableBuilder(min_prob)
+    for best, readings in iter_words(entry.pages, words):
+        if best:
+            text.extend(best)
+            alt.extend(readings)
     # A term the document has as a 1-best reading already ranks it in the top tier.
     written = set(text)
     alt = [a for a in alt if a[0] not in written]
-    return {
+    out: dict[str, object] = {
         "doc_id": entry.doc_id,
         "filename": entry.filename,
         "created": entry.created,
@@ -243,16 +394,23 @@ def _fields(entry: IndexEntry, min_prob: float) -> dict[str, object]:
         "text": text,
         "alt": alt,
     }
+    if table:
+        out[WORDS] = words.build().to_bytes()
+    return out
+
+
+def _has_words(w: IndexWriter) -> bool:
+    return WORDS in w.schema  # an index made before word tables were kept has none
 
 
 def add_document(w: IndexWriter, entry: IndexEntry, min_prob: float = 0.0) -> None:
     """Add a document known not to be in the index yet (fast path for rebuilds)."""
-    w.add_document(**_fields(entry, min_prob))
+    w.add_document(**_fields(entry, min_prob, _has_words(w)))
 
 
 def update_document(w: IndexWriter, entry: IndexEntry, min_prob: float = 0.0) -> None:
     """Add or replace the document with `entry.doc_id`; alternatives below `min_prob` are left out."""
-    w.update_document(**_fields(entry, min_prob))
+    w.update_document(**_fields(entry, min_prob, _has_words(w)))
 
 
 def remove_document(w: IndexWriter, doc_id: str) -> None:
@@ -506,18 +664,64 @@ def search(
     tiers = [t for t in tiers if t is not None]
     if not tiers:
         results = _top(s, full, want, opt)
-        hits = tuple((r["doc_id"], float(r.score)) for r in results[offset:want])
-        return IndexHits(_count(full, s, results), hits, terms)
-    got: list[tuple[str, float]] = []
+        page = [_hit(r) for r in results[offset:want]]
+        return _hits(s, _count(full, s, results), page, terms)
+    got: list[tuple[str, float, int]] = []
     seen: set[str] = set()
     for tq in [*tiers, full]:
         for r in _top(s, tq, want + len(got), opt):
-            if r["doc_id"] not in seen:
-                seen.add(r["doc_id"])
-                got.append((r["doc_id"], float(r.score)))
+            hit = _hit(r)
+            if hit[0] not in seen:
+                seen.add(hit[0])
+                got.append(hit)
         if len(got) >= want:
             break
-    return IndexHits(_count(full, s), tuple(got[offset:want]), terms)
+    return _hits(s, _count(full, s), got[offset:want], terms)
+
+
+def _hit(r: Any) -> tuple[str, float, int]:
+    return r["doc_id"], float(r.score), r.docnum
+
+
+def _hits(
+    s: Searcher, total: int, page: list[tuple[str, float, int]], terms: QueryTerms
+) -> IndexHits:
+    tables = word_tables(s, [docnum for _, _, docnum in page])
+    return IndexHits(total, tuple((d, score) for d, score, _ in page), terms, tables)
+
+
+_columns: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_columns_lock = threading.Lock()
+
+
+def word_tables(s: Searcher, docnums: Sequence[int]) -> tuple[WordTable | None, ...]:
+    """The word table of each document (None where the index keeps none)."""
+    if WORDS not in s.schema or not docnums:
+        return (None,) * len(docnums)
+    leaves = s.reader().leaf_readers()
+    offsets = [offset for _, offset in leaves]
+    out: list[WordTable | None] = []
+    for docnum in docnums:
+        i = bisect.bisect_right(offsets, docnum) - 1
+        sub, offset = leaves[i]
+        col = _column(sub)
+        data = col[docnum - offset] if col is not None else None
+        out.append(WordTable.from_bytes(data) if data else None)
+    return tuple(out)
+
+
+def _column(sub: Any) -> Any:
+    """The word-table column reader of an index segment, made once per segment reader
+    (making one reads the segment's offset array)."""
+    with _columns_lock:
+        col = _columns.get(sub)
+    if col is None:
+        if WORDS not in sub.schema or not sub.has_column(WORDS):
+            return None
+        col = sub.column_reader(WORDS, translate=False)
+        with _columns_lock:
+            _columns[sub] = col
+    return col
 
 
 def _top(s: Searcher, q: query.Query, limit: int, optimize: bool) -> Any:

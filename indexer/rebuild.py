@@ -13,12 +13,18 @@ transcripts made so far are on disk.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from indexer import index
 from indexer.generations import Generation, GenerationError, Generations, LiveIndex
@@ -43,6 +49,9 @@ log = logging.getLogger(__name__)
 COMMIT_EVERY_DOCS = 20_000
 COMMIT_EVERY_S = 600.0
 CATCH_UP_ROUNDS = 5
+# Fewer documents than this are indexed in the rebuilding process itself (starting
+# worker processes takes a second or two).
+MIN_PARALLEL_DOCS = 2_000
 
 RUNNING, DONE, FAILED, IDLE = "running", "done", "failed", "idle"
 
@@ -242,27 +251,23 @@ class Rebuilder:
         done = total - len(todo)
         self._progress(job.job_id, done, total, progress)
 
-        w = index.open_writer(ix)  # committed in slices, so an interruption keeps them
-        try:
-            last_commit = time.monotonic()
-            since = 0
-            for entry in work.entries(todo):
-                self._check_stop()
-                if entry is not None:
-                    index.add_document(w, entry, self.settings.index.alternative_min_prob)
-                done += 1
-                since += 1
-                if since >= COMMIT_EVERY_DOCS or time.monotonic() - last_commit > COMMIT_EVERY_S:
-                    w.commit()
-                    w = index.open_writer(ix)
-                    since, last_commit = 0, time.monotonic()
-                    self._progress(job.job_id, done, total, progress)
-                elif progress is not None and done % 100 == 0:
-                    progress(done, total)
-        except BaseException:
-            w.commit()  # keep what is done: the rebuild resumes from here
-            raise
-        w.commit()
+        procs = self.settings.index.rebuild_processes
+        if procs and len(todo) >= MIN_PARALLEL_DOCS:
+            # Documents with a stored transcript: read and indexed by worker processes.
+            stored = {d.doc_id for d in todo if work.transcript_path(d).is_file()}
+            if len(stored) >= MIN_PARALLEL_DOCS:
+                mine = [d for d in todo if d.doc_id in stored]
+                try:
+                    done = self._build_parallel(job, ix, mine, done, total, work, procs, progress)
+                    todo = [d for d in todo if d.doc_id not in stored]
+                except BrokenProcessPool as exc:
+                    # e.g. a program that starts a rebuild without an
+                    # ``if __name__ == "__main__":`` guard (worker processes import it)
+                    log.warning("rebuild worker processes failed (%s); going on here", exc)
+                    have = index.doc_ids(ix)
+                    todo = [d for d in todo if d.doc_id not in have]
+                    done = total - len(todo)
+        done = self._build_here(job, ix, todo, done, total, work, progress)
         self._progress(job.job_id, done, total, progress)
         log.info("rebuild %s: %d documents in %.1fs", job.job_id, total, time.perf_counter() - t0)
 
@@ -295,6 +300,104 @@ class Rebuilder:
         self._progress(job.job_id, final, final, progress)
         self._finish(job.job_id, DONE, None)
         self.generations.prune()
+
+    def _build_here(
+        self,
+        job: ReindexJob,
+        ix: Any,
+        todo: Sequence[Document],
+        done: int,
+        total: int,
+        work: _Work,
+        progress: Progress | None,
+    ) -> int:
+        """Index `todo` in this process, committing in slices; returns the new `done`."""
+        memory = self.settings.index.rebuild_memory_mb
+        w = index.open_writer(ix, memory_mb=memory)  # committed in slices: resumable
+        try:
+            last_commit = time.monotonic()
+            since = 0
+            for entry in work.entries(todo):
+                self._check_stop()
+                if entry is not None:
+                    index.add_document(w, entry, self.settings.index.alternative_min_prob)
+                done += 1
+                since += 1
+                if since >= COMMIT_EVERY_DOCS or time.monotonic() - last_commit > COMMIT_EVERY_S:
+                    w.commit()
+                    w = index.open_writer(ix, memory_mb=memory)
+                    since, last_commit = 0, time.monotonic()
+                    self._progress(job.job_id, done, total, progress)
+                elif progress is not None and done % 100 == 0:
+                    progress(done, total)
+        except BaseException:
+            w.commit()  # keep what is done: the rebuild resumes from here
+            raise
+        w.commit()
+        return done
+
+    def _build_parallel(
+        self,
+        job: ReindexJob,
+        ix: Any,
+        todo: Sequence[Document],
+        done: int,
+        total: int,
+        work: _Work,
+        procs: int,
+        progress: Progress | None,
+    ) -> int:
+        """Index `todo` in `procs` worker processes, each reading transcripts and writing
+        index segments of its own; after each round the segments are committed
+        (a resume point). Documents whose transcript a worker cannot read are indexed
+        here, transcribed again. Returns the new `done`."""
+        s = self.settings.index
+        ctx = multiprocessing.get_context("spawn")  # no fork of a threaded server
+        stop = ctx.Event()
+        per_round = procs * COMMIT_EVERY_DOCS
+        log.info("rebuild %s: indexing in %d processes", job.job_id, procs)
+        with ProcessPoolExecutor(
+            procs, mp_context=ctx, initializer=_init_worker, initargs=(stop,)
+        ) as pool:
+            for start in range(0, len(todo), per_round):
+                self._check_stop()
+                batch = todo[start : start + per_round]
+                size = -(-len(batch) // procs)
+                chunks = [
+                    _Chunk(
+                        str(ix.storage.folder),
+                        work.model,
+                        tuple(
+                            (d.doc_id, d.filename, d.created_at, str(work.transcript_path(d)))
+                            for d in batch[k : k + size]
+                        ),
+                        s.alternative_min_prob,
+                        s.rebuild_memory_mb,
+                    )
+                    for k in range(0, len(batch), size)
+                ]
+                futures = [pool.submit(_index_chunk, c) for c in chunks]
+                while not wait(futures, timeout=0.2).done.issuperset(futures):
+                    if self._stop.is_set():
+                        stop.set()  # the workers drop their segments
+                results = [f.result() for f in futures]
+                if stop.is_set() or any(r.stopped for r in results):
+                    raise _Stopped
+                unread = {doc_id for r in results for doc_id in r.unread}
+                w = index.open_writer(ix, memory_mb=s.rebuild_memory_mb)
+                index.add_segments(w, [r.segment for r in results if r.segment is not None])
+                try:
+                    left = [d for d in batch if d.doc_id in unread]
+                    for entry in work.entries(left):
+                        if entry is not None:
+                            index.add_document(w, entry, s.alternative_min_prob)
+                except BaseException:
+                    w.commit()  # keep the workers' segments: the rebuild resumes from here
+                    raise
+                w.commit()
+                done += len(batch)
+                self._progress(job.job_id, done, total, progress)
+        return done
 
     def _catch_up(self, ix: Any, work: _Work) -> tuple[int, int]:
         wanted = {d.doc_id for d in self.db.iter_documents(DocStatus.indexed)}
@@ -341,6 +444,98 @@ class _Stopped(Exception):
     pass
 
 
+class _Word(msgspec.Struct, gc=False):
+    bbox: tuple[int, int, int, int]
+    text: str
+    confidence: float
+    alternatives: list[tuple[str, float]] = []
+
+
+class _Line(msgspec.Struct, gc=False):
+    text: str
+    words: list[_Word] = []
+
+
+class _Page(msgspec.Struct, gc=False):
+    lines: list[_Line] = []
+
+
+class _Transcript(msgspec.Struct, gc=False):
+    pages: list[_Page]
+
+
+_decoder = msgspec.json.Decoder(_Transcript)
+
+
+def read_pages(path: Path) -> list[_Page] | None:
+    """The pages of a stored transcript, with only what the index needs (words, their
+    boxes, confidences and alternatives, line texts), or None when there is none.
+
+    Several times faster than `TranscriptStore.load_json`: fields the index does not
+    use are skipped and no dictionaries are built. Raises `StoreError` when the file
+    is not a transcript.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        return _decoder.decode(data).pages
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
+        raise StoreError(f"transcript {path} is unreadable: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """Documents for a worker process: (doc id, filename, created, transcript path)."""
+
+    index_dir: str
+    model: str
+    docs: tuple[tuple[str, str, datetime, str], ...]
+    min_prob: float
+    memory_mb: int
+
+
+@dataclass(frozen=True)
+class _ChunkResult:
+    segment: Any | None  # the index segment written, None when empty or stopped
+    unread: tuple[str, ...]  # documents whose transcript is missing or unreadable
+    stopped: bool = False
+
+
+_worker_stop: Any = None
+
+
+def _init_worker(stop: Any) -> None:
+    global _worker_stop
+    _worker_stop = stop
+
+
+def _index_chunk(chunk: _Chunk) -> _ChunkResult:
+    """In a worker process: index `chunk` into a new segment (see `index.open_segment_writer`)."""
+    ix = index.open_index(Path(chunk.index_dir))
+    w = index.open_segment_writer(ix, chunk.memory_mb)
+    try:
+        unread: list[str] = []
+        for i, (doc_id, filename, created, path) in enumerate(chunk.docs):
+            if i % 64 == 0 and _worker_stop is not None and _worker_stop.is_set():
+                w.cancel()
+                return _ChunkResult(None, (), stopped=True)
+            try:
+                pages = read_pages(Path(path))
+            except StoreError:
+                pages = None
+            if pages is None:
+                unread.append(doc_id)
+                continue
+            entry = index.IndexEntry(doc_id, filename, created, chunk.model, pages)
+            index.add_document(w, entry, chunk.min_prob)
+        return _ChunkResult(index.finish_segment(w), tuple(unread))
+    except BaseException:
+        w.cancel()
+        raise
+
+
 class _Work:
     """Turns documents into index entries with the target model's transcripts."""
 
@@ -352,6 +547,9 @@ class _Work:
         self.kept_version: dict[str, str] = {}  # doc_id -> older model (new one failed)
         self.unreadable: dict[str, str] = {}  # doc_id -> reason
 
+    def transcript_path(self, d: Document) -> Path:
+        return self.r.transcripts.path(self.model, d.sha256)
+
     def entries(self, docs: Sequence[Document]) -> Iterable[index.IndexEntry | None]:
         """One entry per document, in order (None for one that cannot be indexed)."""
         batch = self.r.settings.worker.batch_pages
@@ -360,7 +558,7 @@ class _Work:
             pages: dict[str, Any] = {}
             for d in chunk:
                 try:
-                    pages[d.doc_id] = self.r.transcripts.load_json(self.model, d.sha256)
+                    pages[d.doc_id] = read_pages(self.r.transcripts.path(self.model, d.sha256))
                 except StoreError as exc:
                     log.warning("%s; transcribing again", exc)
                     pages[d.doc_id] = None

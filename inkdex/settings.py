@@ -83,6 +83,8 @@ class IndexSettings(_Section):
     fuzzy_max_distance: int = Field(2, ge=1, le=2)
     alternative_min_prob: float = Field(0.05, ge=0.0, le=1.0)
     max_expansion: int = Field(64, ge=1, le=10_000)
+    rebuild_memory_mb: int = Field(1024, ge=32, le=65_536)
+    rebuild_processes: int = Field(2, ge=0, le=64)
 
 
 class WorkerSettings(_Section):

@@ -246,3 +246,40 @@ def test_listing_health_and_transcript_before_processing(
     archive.process_pending()
     assert archive.list_documents(status=DocStatus.indexed)[0] == 3
     assert archive.health()["queue"] == 0
+
+
+def test_search_reads_matches_and_snippets_from_the_index_not_the_transcript(
+    archive: Archive, tmp_path: Path, fakes
+) -> None:
+    fakes.write_page(tmp_path / "a.png", "seeds from Hocker@0.55{Hooker:0.4}\nsent to Kew")
+    doc = archive.add_file(tmp_path / "a.png")
+    archive.process_pending()
+    archive.transcripts.path(archive.model_version, doc.sha256).unlink()
+    (hit,) = archive.search("hooker kew").hits
+    assert [(m.line, m.word, m.text) for m in hit.matches] == [(0, 2, "Hooker"), (1, 2, "Kew")]
+    assert hit.snippet == "seeds from <mark>Hocker</mark> … sent to <mark>Kew</mark>"
+
+
+def test_an_index_without_word_tables_still_gives_matches_from_transcripts(
+    tmp_path: Path, make_settings, fakes, monkeypatch
+) -> None:
+    """Generations made before the index kept word tables stay searchable as before."""
+    plain = index.schema
+
+    def old_schema():
+        s = plain()
+        s.remove(index.WORDS)
+        return s
+
+    monkeypatch.setattr(index, "schema", old_schema)
+    arch = Archive.open(make_settings(tmp_path), recognizer=fakes.FakeRecognizer())
+    try:
+        fakes.write_page(tmp_path / "a.png", "seeds from Kew")
+        arch.add_file(tmp_path / "a.png")
+        arch.process_pending()
+        assert index.WORDS not in index.open_index(arch.live.generation.path).schema
+        (hit,) = arch.search("kew").hits
+        assert [(m.word, m.text) for m in hit.matches] == [(2, "Kew")]
+        assert hit.snippet == "seeds from <mark>Kew</mark>"
+    finally:
+        arch.close()

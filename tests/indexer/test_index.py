@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -183,3 +184,41 @@ def test_prefix_expansion_keeps_the_most_frequent_terms(ix) -> None:
         full = index.search(s, "car*")
     assert sorted(d for d, _ in capped.hits) == ["a", "b", "d", "e"]
     assert full.total == 5
+
+
+def test_short_posting_lists_kept_inline_search_like_separate_blocks(
+    tmp_path: Path, fakes, monkeypatch
+) -> None:
+    """Term-table (inline) postings answer every query kind like block postings, also
+    after segments are merged and documents replaced or removed."""
+    words = ["hooker", "kew", "garden", "seed", "letter", "botany", "hocker", "gardon"]
+    rng = random.Random(3)
+
+    def build(path: Path, inline: int):
+        monkeypatch.setattr(index, "INLINE_POSTINGS", inline)
+        ix = index.create_index(path)
+        for i in range(40):
+            text = " ".join(f"{rng.choice(words)}@0.6{{{rng.choice(words)}:0.3}}" for _ in range(6))
+            entry = index.IndexEntry(
+                f"d{i % 30}", f"d{i}.png", datetime.now(UTC), "m", [fakes.transcript(text, "m")]
+            )
+            with index.writer(ix) as w:  # one segment per document: Whoosh merges them
+                index.update_document(w, entry, 0.05)
+        with index.writer(ix) as w:
+            index.remove_document(w, "d3")
+        return ix
+
+    state = rng.getstate()
+    inline = build(tmp_path / "inline", 16)
+    rng.setstate(state)
+    blocks = build(tmp_path / "blocks", 1)
+    queries = ["hooker", "kew garden", '"kew garden"', "gard*", "seed OR botany NOT kew"]
+    for q in [*queries, "hookar"]:
+        got = []
+        for ix in (inline, blocks):
+            with index.searcher(ix) as s:
+                r = index.search(s, q, limit=50, fuzzy=q == "hookar")
+                got.append((r.total, r.hits))
+        assert got[0] == got[1], q
+        assert got[0][0] > 0, q
+    assert index.doc_ids(inline) == index.doc_ids(blocks) == {f"d{i}" for i in range(30)} - {"d3"}

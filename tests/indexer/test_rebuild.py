@@ -7,8 +7,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from indexer import index
+from indexer import index, rebuild
 from indexer.archive import Archive, DocStatus
+from indexer.highlight import WordTable
+from indexer.rebuild import read_pages
 
 
 def wait_until(pred: Callable[[], bool], timeout: float = 30.0) -> None:
@@ -196,5 +198,67 @@ def test_a_lost_index_is_rebuilt_at_start(tmp_path: Path, make_settings, fakes) 
         arch.start()
         wait_until(lambda: arch.search("common").total == 3)
         assert sum(rec.batches) == 3  # from the stored transcripts, nothing recognised again
+    finally:
+        arch.close()
+
+
+def test_an_unreadable_transcript_is_transcribed_again_by_a_rebuild(
+    tmp_path: Path, make_settings, fakes
+) -> None:
+    rec = fakes.FakeRecognizer()
+    arch = Archive.open(make_settings(tmp_path), rec)
+    try:
+        ids = _fill(arch, tmp_path, fakes, 3)
+        doc = arch.get(ids[1])
+        path = arch.transcripts.path(arch.model_version, doc.sha256)
+        path.write_text('{"pages": [{"lines": "not a list"}]}')
+        calls = len(rec.batches)
+        assert arch.reindex()["state"] == "done"
+        assert len(rec.batches) == calls + 1  # only that document, once
+        assert [h.doc_id for h in arch.search("page1").hits] == [doc.doc_id]
+        assert arch.transcripts.load(arch.model_version, doc.sha256) is not None
+    finally:
+        arch.close()
+
+
+def test_the_rebuild_reader_gives_the_same_words_as_the_stored_json(
+    tmp_path: Path, make_settings, fakes
+) -> None:
+    arch = Archive.open(make_settings(tmp_path), fakes.FakeRecognizer())
+    try:
+        fakes.write_page(tmp_path / "a.png", "Dear Hocker@0.55{Hooker:0.4,Hacker:0.03}\n\nsent it")
+        doc = arch.add_file(tmp_path / "a.png")
+        arch.process_pending()
+        path = arch.transcripts.path(arch.model_version, doc.sha256)
+        stored = arch.transcripts.load_json(arch.model_version, doc.sha256)
+        fast = read_pages(path)
+        assert WordTable.of(fast, 0.0) == WordTable.of(stored, 0.0)
+        assert read_pages(tmp_path / "missing.json") is None
+    finally:
+        arch.close()
+
+
+def test_worker_processes_index_stored_transcripts_and_leave_the_rest_here(
+    tmp_path: Path, make_settings, fakes, monkeypatch
+) -> None:
+    """A rebuild in worker processes gives the same archive: documents with an
+    unreadable transcript are transcribed again in the rebuilding process."""
+    monkeypatch.setattr(rebuild, "MIN_PARALLEL_DOCS", 2)
+    rec = fakes.FakeRecognizer()
+    settings = make_settings(tmp_path, index={"rebuild_processes": 2})
+    arch = Archive.open(settings, rec)
+    try:
+        ids = _fill(arch, tmp_path, fakes, 7)
+        broken = arch.get(ids[3])
+        arch.transcripts.path(arch.model_version, broken.sha256).write_text("{")
+        calls = len(rec.batches)
+        assert arch.reindex()["state"] == "done"
+        assert len(rec.batches) == calls + 1  # only the broken one, here
+        ix = index.open_index(arch.live.generation.path)
+        assert len(ix._segments()) >= 2  # one per worker at least
+        assert index.doc_ids(ix) == set(ids)
+        assert arch.search("common").total == 7
+        (hit,) = arch.search("page3").hits
+        assert hit.doc_id == broken.doc_id and hit.snippet == "common <mark>page3</mark>"
     finally:
         arch.close()
