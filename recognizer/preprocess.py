@@ -346,7 +346,9 @@ def find_quad(image: np.ndarray, min_area: float = 0.2) -> np.ndarray | None:
                 | (pts[:, 1] <= margin)
                 | (pts[:, 1] >= sh - 1 - margin)
             )
-            if on_border.sum() >= 2 or a > 0.97 * area or not _plausible_quad(pts, small):
+            if not _inside_frame(pts, on_border) or a > 0.97 * area:
+                continue
+            if not _plausible_quad(pts, small):
                 continue
             candidates.append(pts)
     if not candidates:
@@ -355,6 +357,12 @@ def find_quad(image: np.ndarray, min_area: float = 0.2) -> np.ndarray | None:
     gy = cv2.Sobel(blur, cv2.CV_32F, 0, 1, ksize=3)
     best = max(candidates, key=lambda p: _edge_score(p, gx, gy))
     return order_corners(best / f)
+
+
+def _inside_frame(pts: np.ndarray, on_border: np.ndarray) -> bool:
+    """Whether an outline is a board or page within the photo, not the photo's own frame:
+    a board may be photographed right up to the picture's edges, not all the way round."""
+    return int(on_border.sum()) < 4
 
 
 def _edge_score(pts: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> float:

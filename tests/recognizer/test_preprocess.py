@@ -269,6 +269,23 @@ def test_glare_on_the_wall_beside_the_board_is_not_taken_into_its_outline() -> N
     assert np.abs(found - board).max() < 8
 
 
+def test_board_reaching_two_edges_of_the_photo_is_found() -> None:
+    """A board photographed close up, its top and left sides just inside the picture."""
+    photo = np.full((600, 800, 3), (70, 60, 50), np.uint8)
+    quad = np.array([[6, 8], [700, 4], [690, 560], [5, 520]], np.float32)
+    cv2.fillConvexPoly(photo, quad.astype(np.int32), (235, 235, 235))
+    found = find_quad(photo)
+    assert found is not None
+    assert np.abs(found - quad).max() < 8
+
+
+def test_photo_frame_itself_is_no_board() -> None:
+    """A bright picture with a dark rim all round: the rim is no board outline."""
+    photo = np.full((600, 800, 3), 230, np.uint8)
+    cv2.rectangle(photo, (0, 0), (799, 599), (40, 40, 40), 6)
+    assert find_quad(photo) is None
+
+
 def test_plain_scan_has_no_quadrilateral() -> None:
     page = np.full((400, 300, 3), 240, np.uint8)
     cv2.putText(page, "a plain page", (20, 200), 0, 1, (0, 0, 0), 2)
