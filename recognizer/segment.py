@@ -379,6 +379,44 @@ def _local_heights(cx: np.ndarray, cy: np.ndarray, h: np.ndarray, k: int = 12) -
     return out
 
 
+#: A loop drawn round an empty space this many times the height of the writing around it
+#: (and of the page's writing) is a drawing.
+RING_HOLE = 1.5
+
+
+def _rings(cc: _Components, th: float) -> np.ndarray:
+    """Which components are loops drawn round a large empty space (a circle, a box, a
+    cloud): no letter encloses a hole much larger than the letters around it, so a big
+    "O" in a heading among letters as big as itself stays writing."""
+    out = np.zeros(len(cc.x), bool)
+    cand = np.nonzero((cc.w > RING_HOLE * th) & (cc.h > RING_HOLE * th))[0]
+    if len(cand) == 0:
+        return out
+    letters = np.nonzero((cc.area >= 6) & (cc.h >= 3))[0]
+    cx = cc.x + cc.w / 2
+    cy = cc.y + cc.h / 2
+    for i in cand:
+        x, y, w, h = int(cc.x[i]), int(cc.y[i]), int(cc.w[i]), int(cc.h[i])
+        others = letters[letters != i]
+        near = others[np.argsort((cx[others] - cx[i]) ** 2 + (cy[others] - cy[i]) ** 2)[:8]]
+        hole = RING_HOLE * max(th, float(np.median(cc.h[near])) if len(near) else th)
+        if w <= hole or h <= hole:
+            continue
+        inside = (cc.labels[y : y + h, x : x + w] != i + 1).astype(np.uint8)
+        _, _, stats, _ = cv2.connectedComponentsWithStats(inside, connectivity=4)
+        s = stats[1:]
+        enclosed = (
+            (s[:, cv2.CC_STAT_LEFT] > 0)
+            & (s[:, cv2.CC_STAT_TOP] > 0)
+            & (s[:, cv2.CC_STAT_LEFT] + s[:, cv2.CC_STAT_WIDTH] < w)
+            & (s[:, cv2.CC_STAT_TOP] + s[:, cv2.CC_STAT_HEIGHT] < h)
+            & (s[:, cv2.CC_STAT_WIDTH] >= hole)
+            & (s[:, cv2.CC_STAT_HEIGHT] >= hole)
+        )
+        out[i] = bool(enclosed.any())
+    return out
+
+
 def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
     H, W = ink.shape
     raw = ink
@@ -399,6 +437,7 @@ def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
     fill = cc.area / np.maximum(1, cc.w * cc.h)
     # Frames, arrows and scribbles: large and hollow; board edges and rules: long bars.
     hollow = (np.maximum(cc.h, cc.w) > 6 * th) & (fill < 0.08)
+    hollow |= _rings(cc, th)
     blob = (cc.h > 8 * th) & (cc.w > 8 * th)
     bar = (
         ((cc.h > 4 * th) & (cc.w * 3 < cc.h))

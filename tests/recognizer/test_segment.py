@@ -239,3 +239,12 @@ def test_blocks_in_frames_side_by_side_are_not_joined(gap: int) -> None:
     found = segment_lines(page)
     assert len(found) == 8
     assert len(match_boxes(left + right, [f.bbox for f in found], 0.7)) == 8
+
+
+def test_a_small_circle_drawn_beside_the_text_is_no_line() -> None:
+    """A sketch of a circle a few letters across: its top and bottom arcs are no lines."""
+    page, lines, _ = _page()
+    cv2.circle(page, (800, 250), 55, 0, 3)
+    found = segment_lines(page)
+    assert len(found) == 4
+    assert len(match_boxes(lines, [f.bbox for f in found], 0.7)) == 4
