@@ -41,7 +41,7 @@ from typing import Any
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 from whoosh import columns, fields, formats, index, query, scoring
-from whoosh.codec.whoosh3 import W3Codec, W3TermInfo
+from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher, W3TermInfo
 from whoosh.index import EmptyIndexError, LockError
 from whoosh.qparser import AndGroup, MultifieldParser
 from whoosh.reading import TermNotFound
@@ -418,9 +418,19 @@ def remove_document(w: IndexWriter, doc_id: str) -> None:
 
 
 def doc_ids(ix: index.Index) -> set[str]:
-    """The ids of every document in the index."""
+    """The ids of every document in the index.
+
+    Read from the term list of a segment without deletions (each id a term), else
+    from the stored fields of its live documents.
+    """
+    out: set[str] = set()
     with ix.searcher() as s:
-        return {d["doc_id"] for d in s.all_stored_fields()}
+        for sub, _ in s.reader().leaf_readers():
+            if sub.has_deletions():
+                out.update(d["doc_id"] for d in sub.all_stored_fields())
+            else:
+                out.update(t.decode("utf-8") for t in sub.lexicon("doc_id"))
+    return out
 
 
 # --- searching -----------------------------------------------------------------------
@@ -492,40 +502,90 @@ def fuzzy_distance(term: str, max_distance: int) -> int:
     return 1 if n <= 5 else min(2, max_distance)
 
 
-_lexicons: OrderedDict[tuple[str, str], list[str]] = OrderedDict()
+class _Lexicon:
+    """One index segment's terms of one field: sorted (prefixes are a slice of it) and
+    grouped by length (a term within d edits of a word is within d letters of its
+    length, so fuzzy matching compares against those groups only)."""
+
+    def __init__(self, terms: list[str]) -> None:
+        self.terms = terms
+        by_length: dict[int, list[str]] = defaultdict(list)
+        for t in terms:
+            by_length[len(t)].append(t)
+        self.by_length = dict(by_length)
+
+    def prefixed(self, prefix: str) -> list[str]:
+        """The terms starting with `prefix` (terms are in code point order)."""
+        if not prefix:
+            return self.terms
+        lo = bisect.bisect_left(self.terms, prefix)
+        hi = bisect.bisect_left(self.terms, prefix + "\U0010ffff", lo)
+        return self.terms[lo:hi]
+
+    def near(self, term: str, distance: int) -> dict[str, int]:
+        """The terms within `distance` edits of `term`, with their distance."""
+        out: dict[str, int] = {}
+        n = len(term)
+        for length in range(max(1, n - distance), n + distance + 1):
+            group = self.by_length.get(length)
+            if group:
+                for t, d, _ in process.extract(
+                    term, group, scorer=Levenshtein.distance, score_cutoff=distance, limit=None
+                ):
+                    out[t] = d
+        return out
+
+
+_lexicons: OrderedDict[tuple[str, str], _Lexicon] = OrderedDict()
 _lexicons_lock = threading.Lock()
 LEXICON_CACHE_SEGMENTS = 64
+# Segments of at least this many documents share one term list (a term in several
+# is compared once); smaller ones, which come and go as documents are added and
+# merged, keep their own.
+SHARED_LEXICON_DOCS = 1000
 
 
-def _segment_lexicons(s: Searcher, fieldname: str) -> list[list[str]]:
-    """The terms of a field, per index segment. Segments never change, so each one's
-    term list is read once and kept (a refreshed searcher only reads new segments)."""
-    out = []
+def _segment_lexicons(s: Searcher, fieldname: str) -> list[_Lexicon]:
+    """The terms of a field: one list for the large index segments, one per small
+    segment. Segments never change, so each list is read once and kept (a refreshed
+    searcher only reads new segments)."""
+    big, small = [], []
     for sub, _ in s.reader().leaf_readers():
         seg = sub.segment()
-        key = (f"{id(sub.storage) if seg is None else seg.segment_id()}", fieldname)
+        segid = f"{id(sub.storage) if seg is None else seg.segment_id()}"
+        (big if sub.doc_count_all() >= SHARED_LEXICON_DOCS else small).append((segid, sub))
+    groups = [[g] for g in small]
+    if big:
+        groups.insert(0, big)
+    out = []
+    for group in groups:
+        key = ("+".join(sorted(segid for segid, _ in group)), fieldname)
         with _lexicons_lock:
-            terms = _lexicons.get(key)
-            if terms is not None:
+            lex = _lexicons.get(key)
+            if lex is not None:
                 _lexicons.move_to_end(key)
-        if terms is None:
-            terms = [t.decode("utf-8") for t in sub.lexicon(fieldname)]
+        if lex is None:
+            if len(group) == 1:
+                terms = [t.decode("utf-8") for t in group[0][1].lexicon(fieldname)]
+            else:
+                unique: set[bytes] = set()
+                for _, sub in group:
+                    unique.update(sub.lexicon(fieldname))
+                terms = [t.decode("utf-8") for t in sorted(unique)]
+            lex = _Lexicon(terms)
             with _lexicons_lock:
-                _lexicons[key] = terms
+                _lexicons[key] = lex
                 while len(_lexicons) > LEXICON_CACHE_SEGMENTS:
                     _lexicons.popitem(last=False)
-        out.append(terms)
+        out.append(lex)
     return out
 
 
 def _near_terms(s: Searcher, fieldname: str, term: str, distance: int, cap: int) -> list[str]:
     """Index terms within `distance` edits of `term`: the nearest, then the most frequent."""
     near: dict[str, int] = {}
-    for terms in _segment_lexicons(s, fieldname):
-        for t, d, _ in process.extract(
-            term, terms, scorer=Levenshtein.distance, score_cutoff=distance, limit=None
-        ):
-            near[t] = d
+    for lex in _segment_lexicons(s, fieldname):
+        near.update(lex.near(term, distance))
     found = sorted(near.items(), key=lambda td: td[1])
     if len(found) > cap:
         r = s.reader()
@@ -547,18 +607,36 @@ def _expand(q: query.Query, s: Searcher, cap: int) -> query.Query:
             prefix = text[:cut]
         else:
             pattern, prefix = None, text
-        r = s.reader()
-        found = []
-        for raw in r.expand_prefix(q.fieldname, prefix):
-            t = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-            if pattern is None or pattern.fullmatch(t):
-                found.append(t)
+        terms: set[str] = set()
+        for lex in _segment_lexicons(s, q.fieldname):
+            got = lex.prefixed(prefix)
+            terms.update(got if pattern is None else (t for t in got if pattern.fullmatch(t)))
+        found = sorted(terms)
         if len(found) > cap:
+            r = s.reader()
             found = heapq.nlargest(cap, found, key=lambda t: r.doc_frequency(q.fieldname, t))
         if not found:
             return query.NullQuery
         return query.Or([query.Term(q.fieldname, t, boost=q.boost) for t in found])
     return q.apply(lambda c: _expand(c, s, cap))
+
+
+class _WideOr(query.Or):
+    """An OR of many terms, matched by adding up each term's scores in arrays, a block
+    of documents at a time: on large indexes Whoosh would otherwise walk a tree of
+    two-way unions for every matching document (slow for prefix and fuzzy
+    expansions; the tree is only needed to ask which terms matched, which search
+    does not)."""
+
+    matcher_type = query.Or.ARRAY_MATCHER
+
+
+def _widen(q: query.Query) -> query.Query:
+    """`q` with each OR of more than MAX_OPTIMIZED_LEAVES clauses made a `_WideOr`
+    (after `normalize()`, which would merge it into an enclosing OR)."""
+    if type(q) is query.Or and len(q.subqueries) > MAX_OPTIMIZED_LEAVES:
+        return _WideOr([_widen(c) for c in q.subqueries], boost=q.boost)
+    return q.apply(_widen)
 
 
 def _fuzzify(q: query.Query, s: Searcher, max_distance: int, cap: int) -> query.Query:
@@ -731,7 +809,7 @@ def _top(s: Searcher, q: query.Query, limit: int, optimize: bool) -> Any:
     c = s.collector(limit=limit, optimize=optimize)
     if not optimize:
         c.replace = 0
-    s.search_with_collector(q, c)
+    s.search_with_collector(_widen(q), c)
     return c.results()
 
 
@@ -770,20 +848,31 @@ def _text_tier(q: query.Query) -> query.Query | None:
 
 
 def _count(q: query.Query, s: Searcher, results: Any = None) -> int:
-    """How many documents match: by set algebra over posting lists where the query
-    is terms joined by AND/OR (fast), else by running the matcher."""
-    docs = _docset(q, s.reader())
-    if docs is not None:
-        return len(docs)
-    return len(results) if results is not None else len(list(q.matcher(s).all_ids()))
+    """How many documents match: by set algebra over posting lists, segment by
+    segment, where the query is terms joined by AND/OR (fast), else by running the
+    matcher."""
+    total = 0
+    for sub, _ in s.reader().leaf_readers():
+        docs = _docset(q, sub)
+        if docs is None:
+            return len(results) if results is not None else len(list(q.matcher(s).all_ids()))
+        total += len(docs)
+    return total
 
 
 def _docset(q: query.Query, reader: Any) -> set[int] | None:
     if isinstance(q, query.Term):
         try:
-            return set(reader.postings(q.fieldname, q.text).all_ids())
+            m = reader.postings(q.fieldname, q.text)
         except TermNotFound:
             return set()
+        if type(m) is not W3LeafMatcher:  # inline postings, or a segment with deletions
+            return set(m.all_ids())
+        ids: set[int] = set()  # block by block, not one posting at a time
+        while m.is_active():
+            ids.update(m._ids if m._ids is not None else _block_ids(m))
+            m._next_block()
+        return ids
     if isinstance(q, query.Or | query.And) and q.subqueries:
         parts = [_docset(c, reader) for c in q.subqueries]
         if any(p is None for p in parts):
@@ -793,3 +882,8 @@ def _docset(q: query.Query, reader: Any) -> set[int] | None:
             return set().union(*sets)
         return set.intersection(*sorted(sets, key=len))
     return None
+
+
+def _block_ids(m: W3LeafMatcher) -> Any:
+    m._read_ids()
+    return m._ids

@@ -222,3 +222,50 @@ def test_short_posting_lists_kept_inline_search_like_separate_blocks(
         assert got[0] == got[1], q
         assert got[0][0] > 0, q
     assert index.doc_ids(inline) == index.doc_ids(blocks) == {f"d{i}" for i in range(30)} - {"d3"}
+
+
+def test_segment_lexicon_prefix_and_near_terms_equal_a_full_scan() -> None:
+    from rapidfuzz.distance import Levenshtein
+
+    rng = random.Random(5)
+    letters = "abcdeé"
+    terms = sorted(
+        {"".join(rng.choices(letters, k=rng.randint(1, 7))) for _ in range(3000)},
+        key=lambda t: t.encode("utf-8"),  # the order the index keeps terms in
+    )
+    lex = index._Lexicon(terms)
+    for prefix in ["", "a", "ab", "é", "cé", "dddd", "zz"]:
+        assert lex.prefixed(prefix) == [t for t in terms if t.startswith(prefix)]
+    for word, d in [("abc", 1), ("abcdé", 2), ("e", 1), ("ééé", 2)]:
+        want = {t: Levenshtein.distance(word, t) for t in terms}
+        assert lex.near(word, d) == {t: n for t, n in want.items() if n <= d}
+
+
+def test_large_segments_sharing_one_term_list_expand_like_separate_lists(
+    tmp_path: Path, fakes, monkeypatch
+) -> None:
+    ix = index.create_index(tmp_path / "ix")
+    words = ["hooker", "hookar", "hooked", "kew", "kow", "garden", "gardon", "hooks"]
+    rng = random.Random(2)
+    for seg in range(3):  # three segments, none merged
+        w = index.open_writer(ix)
+        for i in range(5):
+            text = " ".join(rng.choices(words, k=4))
+            entry = index.IndexEntry(
+                f"s{seg}d{i}", "f.png", datetime.now(UTC), "m", [fakes.transcript(text, "m")]
+            )
+            index.add_document(w, entry)
+        w.commit(merge=False)
+    got = []
+    for shared in (10**9, 1):
+        monkeypatch.setattr(index, "SHARED_LEXICON_DOCS", shared)
+        with index.searcher(ix) as s:
+            assert len(s.reader().leaf_readers()) == 3
+            got.append(
+                [
+                    index.search(s, q, limit=20, fuzzy=f)
+                    for q, f in [("hook*", False), ("gardan", True), ("kew", True)]
+                ]
+            )
+    assert got[0] == got[1]
+    assert all(r.total > 0 for r in got[0])
