@@ -50,6 +50,9 @@ class ModelSettings(_Section):
     alternatives: int = Field(5, ge=0, le=20, description="alternative readings kept per word")
     lexicon: Path | None = None
     batch_size: int = Field(32, ge=1, le=1024)
+    spell_correction: bool = Field(
+        False, description="replace unlisted words by the nearest word of `lexicon`"
+    )
 
 
 class ApiSettings(_Section):

@@ -297,17 +297,10 @@ def run_eval(args: argparse.Namespace, settings: Any) -> int:
             raise EvalError("the lexicon decoder needs a word list: --lexicon FILE")
         bundle = _bundle_path(args.model, settings)
         try:
-            from recognizer.recognize import Recognizer
+            from recognizer.recognize import load_recognizer
         except ImportError as exc:
             raise EvalError(f"no recognizer is available in this installation ({exc})") from None
-        recognizer = Recognizer.load(
-            bundle,
-            decoder=m.decoder,
-            beam_width=m.beam_width,
-            alternatives=m.alternatives,
-            lexicon=m.lexicon,
-            batch_size=m.batch_size,
-        )
+        recognizer = load_recognizer(m, bundle)
         report = evaluate(recognizer, lines, m.decoder, m.batch_size, progress=args.progress)
     except (EvalError, DataError) as exc:
         print(f"inkdex eval: {exc}", file=sys.stderr)

@@ -147,6 +147,17 @@ class Lexicon:
         lo = bisect_left(self._words, prefix)
         return lo < len(self._words) and self._words[lo] == prefix
 
+    def words(self) -> list[str]:
+        """The listed words, lower-cased and sorted."""
+        return list(self._words)
+
+    def frequency(self, word: str) -> float:
+        """The share of the list's counts that the lower-cased `word` holds (0 if unlisted)."""
+        lo = bisect_left(self._words, word)
+        if lo < len(self._words) and self._words[lo] == word:
+            return float(self._cum[lo + 1] - self._cum[lo])
+        return 0.0
+
     def _log_mass(self, lo: int, hi: int) -> float:
         mass = self._cum[hi] - self._cum[lo]
         return math.log(mass) if mass > 0 else -math.inf

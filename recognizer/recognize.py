@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,7 @@ class Recognizer:
         alternatives: int = 5,
         lexicon: Any = None,
         batch_size: int = 32,
+        spell_correction: bool = False,
     ) -> None:
         if decoder not in ("greedy", "beam", "lexicon"):
             raise RecognizerError(f"unknown decoder {decoder!r}: use greedy, beam or lexicon")
@@ -106,6 +107,13 @@ class Recognizer:
         self.alternatives = alternatives
         self.lexicon = lexicon
         self.batch_size = batch_size
+        self.speller = None
+        if spell_correction:
+            if lexicon is None:
+                raise RecognizerError("spelling correction needs a word list (model.lexicon)")
+            from recognizer.spelling import SpellCorrector
+
+            self.speller = SpellCorrector(lexicon)
         self._model = model
         self._lock = threading.Lock()
 
@@ -118,6 +126,7 @@ class Recognizer:
         alternatives: int = 5,
         lexicon: Path | None = None,
         batch_size: int = 32,
+        spell_correction: bool = False,
     ) -> Recognizer:
         """Load the bundle at `bundle_dir` (raises `BundleError` when it is missing or bad)."""
         t0 = time.monotonic()
@@ -136,7 +145,9 @@ class Recognizer:
                 )
                 raise RecognizerError(f"cannot load lexicon {lexicon}: {exc}{hint}") from exc
         model = _compile_predict(bundle)
-        rec = cls(bundle, model, decoder, beam_width, alternatives, lex, batch_size)
+        rec = cls(
+            bundle, model, decoder, beam_width, alternatives, lex, batch_size, spell_correction
+        )
         log.info("loaded model %s in %.1f s", rec.version, time.monotonic() - t0)
         return rec
 
@@ -220,8 +231,26 @@ class Recognizer:
                         wr.frame_end,
                     )
                 )
-            results.append(LineResult(reading.text, float(reading.confidence), tuple(words)))
+            line = LineResult(reading.text, float(reading.confidence), tuple(words))
+            results.append(self._correct(line) if self.speller is not None else line)
         return results
+
+    def _correct(self, line: LineResult) -> LineResult:
+        """Spelling-corrected words; each word's reading stays among its alternatives."""
+        words = []
+        for w in line.words:
+            fixed = self.speller.correct(w.text)  # type: ignore[union-attr]
+            if fixed.changed:
+                alts = ((fixed.text, w.confidence), *w.alternatives)
+                w = replace(w, text=fixed.text, alternatives=alts)
+            words.append(w)
+        # The words are the line's space-separated tokens, in order.
+        tokens = line.text.split(" ")
+        if sum(1 for tok in tokens if tok) != len(words):
+            return LineResult(line.text, line.confidence, tuple(words))
+        it = iter(words)
+        text = " ".join(next(it).text if tok else tok for tok in tokens)
+        return LineResult(text, line.confidence, tuple(words))
 
     # ------------------------------------------------------------------- pages
 
@@ -269,6 +298,7 @@ def load_recognizer(model_settings: Any, bundle: Path | None = None) -> Recogniz
         alternatives=model_settings.alternatives,
         lexicon=model_settings.lexicon,
         batch_size=model_settings.batch_size,
+        spell_correction=model_settings.spell_correction,
     )
 
 

@@ -14,7 +14,7 @@ from inkdex.settings import load_settings
 from recognizer.bundle import save_bundle
 from recognizer.charset import Charset
 from recognizer.model import ModelConfig, build_crnn
-from recognizer.recognize import LineResult, Recognizer, RecognizerError
+from recognizer.recognize import LineResult, Recognizer, RecognizerError, WordResult
 from recognizer.transcript import PageTranscript
 
 REPO = Path(__file__).resolve().parents[2]
@@ -129,3 +129,43 @@ def test_transcribe_json_schema_with_the_shipped_bundle(tmp_path) -> None:
     assert {"model_version", "width", "height", "lines"} <= rows[0].keys()
     assert rows[0]["model_version"] == bundle.name
     assert PageTranscript.from_dict(rows[0]).width == 400
+
+
+def test_spelling_correction_rewrites_words_and_keeps_the_reading(tiny_bundle, tmp_path) -> None:
+    words = tmp_path / "words.txt"
+    words.write_text("house\t50\ngarden\t20\n", encoding="utf-8")
+    with pytest.raises(RecognizerError, match="needs a word list"):
+        Recognizer.load(tiny_bundle, decoder="beam", spell_correction=True)
+    rec = Recognizer.load(tiny_bundle, decoder="beam", lexicon=words, spell_correction=True)
+    read = (
+        WordResult("the", 0.9, 0, 10, (("the", 0.9),), 0, 2),
+        WordResult("hause,", 0.6, 12, 30, (("hause,", 0.6), ("hanse,", 0.3)), 3, 8),
+    )
+    line = rec._correct(LineResult("the  hause,", 0.75, read))
+    assert line.text == "the  house,"
+    fixed = line.words[1]
+    assert fixed.text == "house,"
+    assert fixed.alternatives == (("house,", 0.6), ("hause,", 0.6), ("hanse,", 0.3))
+    assert (fixed.x0, fixed.x1) == (12, 30)
+
+
+def test_spelling_correction_with_the_shipped_bundle_writes_listed_words() -> None:
+    """End to end: `load_recognizer` with `model.spell_correction` on the real model."""
+    settings = load_settings(REPO / "config.yaml")
+    m = settings.model
+    if not (m.bundle / "model.yaml").is_file() or m.lexicon is None or not m.lexicon.is_file():
+        pytest.skip("no trained bundle or word list (make test writes the word list)")
+    from recognizer.lexicon import Lexicon
+    from recognizer.recognize import load_recognizer
+
+    rec = load_recognizer(m.model_copy(update={"decoder": "beam", "spell_correction": True}))
+    lexicon = Lexicon.from_file(m.lexicon)
+    import cv2
+
+    img = np.full((60, 420), 255, np.uint8)
+    cv2.putText(img, "garden house", (8, 42), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.3, 0, 2)
+    (line,) = rec.recognize_lines([img])
+    assert line.words
+    for w in line.words:
+        core = w.text.strip(".,;:!?()'\"").lower()
+        assert len(core) < 3 or core in lexicon or not core.isalpha(), w.text
