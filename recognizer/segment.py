@@ -417,6 +417,52 @@ def _rings(cc: _Components, th: float) -> np.ndarray:
     return out
 
 
+#: A drawn straight stroke (an arrow, a line to a note): longer than this many heights of
+#: the writing around it, and its ink within STROKE_WIDTH text heights of a straight line.
+STROKE_LENGTH, STROKE_WIDTH = 2.5, 0.12
+
+
+def _straight_strokes(cc: _Components, th: float) -> np.ndarray:
+    """Which components are lone straight strokes far longer than the letters around them
+    (an arrow between blocks, a line drawn to a note), not running along the writing.
+
+    A letter's long stem has letters of its word next to it, and a dash or an underline
+    runs level with the line; an arrow crosses open space at a slant.
+    """
+    out = np.zeros(len(cc.x), bool)
+    cand = np.nonzero(np.hypot(cc.w, cc.h) > STROKE_LENGTH * th)[0]
+    if len(cand) == 0:
+        return out
+    letters = np.nonzero((cc.area >= 6) & (cc.h >= 3))[0]
+    cx = cc.x + cc.w / 2
+    cy = cc.y + cc.h / 2
+    r = max(1, int(round(0.5 * th)))
+    for i in cand:
+        x, y, w, h = int(cc.x[i]), int(cc.y[i]), int(cc.w[i]), int(cc.h[i])
+        others = letters[letters != i]
+        near = others[np.argsort((cx[others] - cx[i]) ** 2 + (cy[others] - cy[i]) ** 2)[:8]]
+        length_min = STROKE_LENGTH * max(th, float(np.median(cc.h[near])) if len(near) else th)
+        if np.hypot(w, h) <= length_min:
+            continue
+        ys, xs = np.nonzero(cc.labels[y : y + h, x : x + w] == i + 1)
+        pts = np.stack([xs, ys], 1).astype(np.float64)
+        pts -= pts.mean(0)
+        _, axes = np.linalg.eigh(pts.T @ pts / len(pts))
+        along, across = pts @ axes[:, 1], np.abs(pts @ axes[:, 0])
+        if float(np.ptp(along)) <= length_min or abs(float(axes[1, 1])) < 0.2:
+            continue  # short, or level (about 12 degrees or less): a dash, an underline
+        length = float(np.ptp(along))
+        middle = np.abs(along - (along.min() + 0.5 * length)) <= 0.3 * length
+        if float(np.percentile(across[middle], 90)) >= STROKE_WIDTH * th:
+            continue  # curved or branching (the ends may be an arrowhead): a letter
+        # Alone: little other ink within half a text height of it.
+        win = cc.labels[max(0, y - r) : y + h + r, max(0, x - r) : x + w + r]
+        own = (win == i + 1).astype(np.uint8)
+        zone = cv2.dilate(own, np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+        out[i] = int(((win > 0) & (win != i + 1) & zone).sum()) <= 0.5 * int(own.sum())
+    return out
+
+
 def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
     H, W = ink.shape
     raw = ink
@@ -438,6 +484,7 @@ def _segment_ink(ink: np.ndarray, th: float) -> list[LineBox]:
     # Frames, arrows and scribbles: large and hollow; board edges and rules: long bars.
     hollow = (np.maximum(cc.h, cc.w) > 6 * th) & (fill < 0.08)
     hollow |= _rings(cc, th)
+    hollow |= _straight_strokes(cc, th)
     blob = (cc.h > 8 * th) & (cc.w > 8 * th)
     bar = (
         ((cc.h > 4 * th) & (cc.w * 3 < cc.h))

@@ -248,3 +248,13 @@ def test_a_small_circle_drawn_beside_the_text_is_no_line() -> None:
     found = segment_lines(page)
     assert len(found) == 4
     assert len(match_boxes(lines, [f.bbox for f in found], 0.7)) == 4
+
+
+@pytest.mark.parametrize("tail, head", [((720, 150), (800, 210)), ((720, 260), (790, 190))])
+def test_a_short_arrow_drawn_beside_the_text_is_no_line(tail: tuple, head: tuple) -> None:
+    """An arrow three letters long in open space (pointing to a note): a drawing."""
+    page, lines, _ = _page()
+    cv2.arrowedLine(page, tail, head, 0, 3, tipLength=0.1)
+    found = segment_lines(page)
+    assert len(found) == 4
+    assert len(match_boxes(lines, [f.bbox for f in found], 0.7)) == 4
