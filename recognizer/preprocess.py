@@ -338,17 +338,18 @@ def find_quad(image: np.ndarray, min_area: float = 0.2) -> np.ndarray | None:
             if a < min_area * area:
                 continue
             pts = approx.reshape(4, 2).astype(np.float32)
-            # The whole frame (or nearly) is no board to find.
-            margin = 0.02 * max(sh, sw)
+            # The whole frame (or nearly) is no board to find, nor is an outline that
+            # runs along the frame (a shadow or a dark corner cut off by the picture's
+            # edge): two of its corners sit on the edge. A board photographed close up
+            # keeps its corners (just) inside the picture.
+            margin = max(2.0, 0.005 * max(sh, sw))
             on_border = (
                 (pts[:, 0] <= margin)
                 | (pts[:, 0] >= sw - 1 - margin)
                 | (pts[:, 1] <= margin)
                 | (pts[:, 1] >= sh - 1 - margin)
             )
-            if not _inside_frame(pts, on_border) or a > 0.97 * area:
-                continue
-            if not _plausible_quad(pts, small):
+            if on_border.sum() >= 2 or a > 0.97 * area or not _plausible_quad(pts, small):
                 continue
             candidates.append(pts)
     if not candidates:
@@ -357,12 +358,6 @@ def find_quad(image: np.ndarray, min_area: float = 0.2) -> np.ndarray | None:
     gy = cv2.Sobel(blur, cv2.CV_32F, 0, 1, ksize=3)
     best = max(candidates, key=lambda p: _edge_score(p, gx, gy))
     return order_corners(best / f)
-
-
-def _inside_frame(pts: np.ndarray, on_border: np.ndarray) -> bool:
-    """Whether an outline is a board or page within the photo, not the photo's own frame:
-    a board may be photographed right up to the picture's edges, not all the way round."""
-    return int(on_border.sum()) < 4
 
 
 def _edge_score(pts: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> float:

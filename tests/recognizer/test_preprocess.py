@@ -272,7 +272,7 @@ def test_glare_on_the_wall_beside_the_board_is_not_taken_into_its_outline() -> N
 def test_board_reaching_two_edges_of_the_photo_is_found() -> None:
     """A board photographed close up, its top and left sides just inside the picture."""
     photo = np.full((600, 800, 3), (70, 60, 50), np.uint8)
-    quad = np.array([[6, 8], [700, 4], [690, 560], [5, 520]], np.float32)
+    quad = np.array([[9, 11], [700, 8], [690, 560], [8, 520]], np.float32)
     cv2.fillConvexPoly(photo, quad.astype(np.int32), (235, 235, 235))
     found = find_quad(photo)
     assert found is not None
@@ -283,6 +283,15 @@ def test_photo_frame_itself_is_no_board() -> None:
     """A bright picture with a dark rim all round: the rim is no board outline."""
     photo = np.full((600, 800, 3), 230, np.uint8)
     cv2.rectangle(photo, (0, 0), (799, 599), (40, 40, 40), 6)
+    assert find_quad(photo) is None
+
+
+def test_an_outline_running_along_the_picture_edge_is_no_board() -> None:
+    """A lit part of a page scan cut off by a shadow: three of its corners lie on the
+    picture's edge, so it is no board to rectify to."""
+    photo = np.full((600, 800, 3), 205, np.uint8)
+    quad = np.array([[350, 60], [799, 0], [799, 599], [120, 599]], np.int32)
+    cv2.fillConvexPoly(photo, quad, (245, 245, 245))
     assert find_quad(photo) is None
 
 
