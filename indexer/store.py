@@ -23,6 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from inkdex.fileio import atomic_write_bytes, fsync_dir
 from recognizer.transcript import PageTranscript
 
 log = logging.getLogger(__name__)
@@ -70,36 +71,6 @@ def iso(dt: datetime) -> str:
 
 
 # --- files ---------------------------------------------------------------------------
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or creation inside `path` durable."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # e.g. platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
 
 
 def sniff_media_type(head: bytes, filename: str = "") -> str:

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
-import tempfile
 from bisect import bisect_left
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from inkdex.fileio import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -253,23 +253,10 @@ def english_words(n_words: int) -> list[tuple[str, int]]:
 
 
 def write_word_list(path: Path, items: Iterable[tuple[str, float]]) -> int:
-    """Write ``word<TAB>count`` lines atomically (temp file, fsync, rename); returns the count."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n = 0
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for word, count in items:
-                f.write(f"{word}\t{count:.10g}\n")
-                n += 1
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return n
+    """Write ``word<TAB>count`` lines atomically (readers see the old or the whole new list)."""
+    lines = [f"{word}\t{count:.10g}\n" for word, count in items]
+    atomic_write_bytes(Path(path), "".join(lines).encode("utf-8"))
+    return len(lines)
 
 
 def run_lexicon_cli(args: Any, settings: Any) -> int:
