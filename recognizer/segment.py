@@ -3,10 +3,13 @@
 The page is binarised (darkness measured against the local paper: a faint page and
 pale writing away from darker ink are found, while the blur around strokes, writing
 showing through from the back and faint ruled lines are not), long rules and box
-outlines are removed, and the connected components are measured. Each component of
-ordinary size paints a thin horizontal band through its middle, stretched sideways by
-a fraction of the local text height; the bands of one text line join, those of the
-next line do not, and those become line seeds. Every ink pixel then goes to its nearest
+outlines are removed, and the connected components are measured. Drawings are set
+apart from the writing: frames, circles and other loops round an empty space larger
+than the letters nearby, and lone straight slanted strokes (arrows). The writing is
+smoothed much more along than across the lines; the crest of each ridge, where there
+is writing, becomes a line seed, pieces of one line separated by a wide space are
+linked again when level with each other, and no line is joined across the side of a
+frame or a circle. Every ink pixel then goes to its nearest
 seed, except that a component mostly in one line goes there whole (a descender that
 dips toward the next line stays with its word; two lines touching through a loop are
 split where they meet). A line is split where a gutter runs between blocks set side by
@@ -589,7 +592,7 @@ RIDGE_SIGMA_X = 1.5
 RIDGE_SIGMA_Y = 0.35
 #: A crest must reach this fraction of the brightest crest within a few text heights.
 RIDGE_LOCAL = 0.3
-#: Crests are kept within this many text heights (across) of writing; wider gaps cut them.
+#: A space in the writing wider than this many text heights cuts a crest in two.
 RIDGE_REACH = 2.0
 #: A drawing separates lines where it runs this steeply: half a text height up or down
 #: within a sideways drift of 0.15 text heights each way (about 60 degrees or more).
@@ -608,8 +611,11 @@ def _ridge_seeds(
     Smoothed that way, each text line becomes a long bright ridge whose crest follows
     the line's middle through slant and wobble; loops reaching into the next line barely
     move it. Crests are the pixels that are the maximum of their column within a third
-    of a text height, and bright enough to be writing, not stray marks. Returns the
-    seed labels at a reduced scale, their count, and the reduction factor.
+    of a text height, and bright enough to be writing, not stray marks; given the
+    `writing` mask, only near writing (a space over RIDGE_REACH text heights wide cuts
+    them), and given the `barrier` mask of drawings, not across a steep drawn stroke
+    away from the writing. Returns the seed labels at a reduced scale, their count, and
+    the reduction factor.
     """
     # The smoothing is wide, so it can run on a reduced copy (4 to 8 pixels per height).
     d = max(1, int(th // 6))
@@ -709,7 +715,8 @@ def _link_seeds(
     """Join line pieces separated by a wide word gap: level with each other and close.
 
     Each piece links to its nearest right neighbour whose left end lies at the height
-    of its own right end, when that neighbour's nearest left piece is it in turn.
+    of its own right end, when that neighbour's nearest left piece is it in turn, and no
+    steep drawn stroke (`barrier`: the side of a frame or a circle) lies between them.
     """
     sy, sx = np.nonzero(seed_lbl)
     sl = seed_lbl[sy, sx]
