@@ -897,11 +897,15 @@ def _split_wide_gaps(
     cuts = []
     for a, b in gaps:
         w = b - a
+        q = max(1, int(0.1 * w))
+        gx0, gx1 = x0 + a + q, x0 + b - q
         if w > COLUMN_GAP * size and w > 2.5 * typical:
-            cuts.append((a + b) / 2 + x0)
+            # Unless the lines both above and below run through it: a wide space inside
+            # a paragraph (the end of a sentence, a gap left in a letter).
+            if not (writing[top:y0, gx0:gx1].any() and writing[y1:bottom, gx0:gx1].any()):
+                cuts.append((a + b) / 2 + x0)
         elif w > GUTTER_GAP * size and w > 2.0 * typical and beside:
-            q = max(1, int(0.1 * w))
-            if not writing[top:bottom, x0 + a + q : x0 + b - q].any():
+            if not writing[top:bottom, gx0:gx1].any():
                 cuts.append((a + b) / 2 + x0)
     if not cuts:
         return [np.ones(len(lx), bool)]

@@ -258,3 +258,30 @@ def test_a_short_arrow_drawn_beside_the_text_is_no_line(tail: tuple, head: tuple
     found = segment_lines(page)
     assert len(found) == 4
     assert len(match_boxes(lines, [f.bbox for f in found], 0.7)) == 4
+
+
+def _line_pixels(writing: np.ndarray, y: int, xs: list[int], size: int = 10) -> tuple:
+    """Letter-sized blocks of ink at `xs` on row `y` of `writing`; their pixel coordinates."""
+    for x in xs:
+        writing[y : y + size, x : x + size] = 1
+    ly, lx = np.nonzero(writing[y : y + size])
+    return lx, ly + y
+
+
+@pytest.mark.parametrize("neighbours", [True, False])
+def test_a_very_wide_space_is_a_column_gap_only_where_the_lines_around_leave_it_open(
+    neighbours: bool,
+) -> None:
+    """A space over COLUMN_GAP letters wide splits a line in two columns, unless the lines
+    above and below run through it (a sentence ending mid-line in a dense letter)."""
+    from recognizer.segment import _split_wide_gaps
+
+    writing = np.zeros((120, 400), np.uint8)
+    letters = [20, 34, 48, 62, 76, 90, 104]
+    xs = letters + [x + 160 for x in letters]  # a space of 70 pixels: 7 letters wide
+    if neighbours:
+        _line_pixels(writing, 20, list(range(20, 280, 14)))
+        _line_pixels(writing, 80, list(range(20, 280, 14)))
+    lx, ly = _line_pixels(writing, 50, xs)
+    parts = _split_wide_gaps(lx, ly, 10.0, writing)
+    assert len(parts) == (1 if neighbours else 2)
