@@ -707,6 +707,9 @@ def _crossing_strokes(drawing: np.ndarray, th: float) -> np.ndarray | None:
 
 #: Pieces of one line further apart than this many text heights stay separate lines.
 LINK_GAP = 2.5
+#: ... or when one's writing is smaller than this share of the other's (a word in capitals,
+#: or all ascenders, beside one in small letters is still one line).
+LINK_SIZE_RATIO = 0.33
 
 
 def _link_seeds(
@@ -744,7 +747,7 @@ def _link_seeds(
         & (gap > -0.5 * hmin)
         & (gap < LINK_GAP * hmin)
         & (dy < 0.6 * hmin)
-        & (hmin > 0.5 * hmax)
+        & (hmin > LINK_SIZE_RATIO * hmax)
         & (x1[b] > x1[a])
     )
     if barrier is not None and ok.any():

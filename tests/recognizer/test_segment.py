@@ -285,3 +285,14 @@ def test_a_very_wide_space_is_a_column_gap_only_where_the_lines_around_leave_it_
     lx, ly = _line_pixels(writing, 50, xs)
     parts = _split_wide_gaps(lx, ly, 10.0, writing)
     assert len(parts) == (1 if neighbours else 2)
+
+
+def test_pieces_of_a_line_in_capitals_and_in_small_letters_are_linked() -> None:
+    """Words in capitals, a wide space, then small letters level with them: one line
+    (the sizes of the two pieces differ by more than half)."""
+    page = np.full((300, 1000), 255, np.uint8)
+    b = _write(page, ["HOLD", "BIG"], 40, 150, 1.4)
+    b += _write(page, ["on", "a", "canoe"], b[-1][0] + b[-1][2] + 90, 150, 0.8)
+    found = segment_lines(page)
+    assert len(found) == 1
+    assert iou(_union(b), found[0].bbox) > 0.8
