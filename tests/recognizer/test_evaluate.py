@@ -155,8 +155,21 @@ def fake_recognize_module(monkeypatch: pytest.MonkeyPatch) -> dict:
             rec.decoder = kwargs["decoder"]
             return rec
 
+    def load_recognizer(model_settings, bundle=None):
+        m = model_settings
+        calls["spell_correction"] = m.spell_correction
+        return Recognizer.load(
+            bundle,
+            decoder=m.decoder,
+            beam_width=m.beam_width,
+            alternatives=m.alternatives,
+            lexicon=m.lexicon,
+            batch_size=m.batch_size,
+        )
+
     module = types.ModuleType("recognizer.recognize")
     module.Recognizer = Recognizer  # type: ignore[attr-defined]
+    module.load_recognizer = load_recognizer  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "recognizer.recognize", module)
     return calls
 
@@ -222,6 +235,8 @@ def test_eval_command_errors_are_clear_and_exit_2(
     tmp_path: Path, labelled, fake_recognize_module, capsys, argv, message
 ) -> None:
     tsv = str(_tsv(tmp_path, labelled))
-    rc = main(["eval", *[a.replace("{tsv}", tsv) for a in argv]])
+    config = tmp_path / "config.yaml"
+    config.write_text("model:\n  lexicon: null\n", encoding="utf-8")  # no word list configured
+    rc = main(["eval", "--config", str(config), *[a.replace("{tsv}", tsv) for a in argv]])
     assert rc == 2
     assert message in capsys.readouterr().err
