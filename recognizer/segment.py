@@ -669,7 +669,7 @@ def _ridge_seeds(
         cnt = np.bincount(ls, minlength=n)
         mean = np.bincount(ls, sizes[ys, xs], minlength=n) / np.maximum(1, cnt)
         size = np.where(cnt > 0, mean, th)
-    lbl, n = _link_seeds(lbl, n, size, crossing)
+    lbl, n = _link_seeds(lbl, n, size, crossing, small)
     return lbl, n, d
 
 
@@ -710,16 +710,25 @@ LINK_GAP = 2.5
 #: ... or when one's writing is smaller than this share of the other's (a word in capitals,
 #: or all ascenders, beside one in small letters is still one line).
 LINK_SIZE_RATIO = 0.33
+#: ... but up to this many, when writing runs between them at their height with no space
+#: as wide as BRIDGE_SPACE writing heights (the crest broke over a struck-out word, a blot).
+BRIDGE_GAP, BRIDGE_SPACE = 6.0, 1.0
 
 
 def _link_seeds(
-    seed_lbl: np.ndarray, nseed: int, size: np.ndarray, barrier: np.ndarray | None = None
+    seed_lbl: np.ndarray,
+    nseed: int,
+    size: np.ndarray,
+    barrier: np.ndarray | None = None,
+    writing: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Join line pieces separated by a wide word gap: level with each other and close.
 
     Each piece links to its nearest right neighbour whose left end lies at the height
     of its own right end, when that neighbour's nearest left piece is it in turn, and no
     steep drawn stroke (`barrier`: the side of a frame or a circle) lies between them.
+    Given the `writing` mask, pieces further apart are linked too when writing fills the
+    space between them at their height.
     """
     sy, sx = np.nonzero(seed_lbl)
     sl = seed_lbl[sy, sx]
@@ -750,6 +759,31 @@ def _link_seeds(
         & (hmin > LINK_SIZE_RATIO * hmax)
         & (x1[b] > x1[a])
     )
+    if writing is not None:
+        # Further apart, when writing runs all the way between them at their height
+        # (the crest broke over a struck-out word or a blot, not over a space).
+        far = (
+            (a != b)
+            & (gap >= LINK_GAP * hmin)
+            & (gap < BRIDGE_GAP * hmin)
+            & (dy < 0.6 * hmin)
+            & (hmin > LINK_SIZE_RATIO * hmax)
+        )
+        H, W = writing.shape
+        for i, j in zip(*np.nonzero(far), strict=True):
+            ai, bj = ids[i], ids[j]
+            gx0, gx1 = int(x1[ai]) + 1, int(x0[bj])
+            h = 0.5 * float(hmin[i, j])
+            ya, yb = float(yr[ai]), float(yl[bj])
+            gy0 = max(0, int(min(ya, yb) - h))
+            gy1 = min(H, int(max(ya, yb) + h) + 1)
+            if gy1 <= gy0 or gx1 <= gx0:
+                continue
+            cols = writing[gy0:gy1, gx0:gx1].any(axis=0)
+            edges = np.diff(np.concatenate([[1], cols.astype(np.int8), [1]]))
+            runs = np.nonzero(edges == 1)[0] - np.nonzero(edges == -1)[0]
+            if len(runs) == 0 or runs.max() < BRIDGE_SPACE * hmin[i, j]:
+                ok[i, j] = True
     if barrier is not None and ok.any():
         # No link across a frame or a circle: any of it between the two ends, at their height.
         integ = cv2.integral(barrier.astype(np.uint8))

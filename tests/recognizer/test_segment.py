@@ -296,3 +296,26 @@ def test_pieces_of_a_line_in_capitals_and_in_small_letters_are_linked() -> None:
     found = segment_lines(page)
     assert len(found) == 1
     assert iou(_union(b), found[0].bbox) > 0.8
+
+
+@pytest.mark.parametrize("filled", [True, False])
+def test_line_pieces_far_apart_are_linked_only_when_writing_fills_the_space_between(
+    filled: bool,
+) -> None:
+    """Two crest pieces level with each other and four writing heights apart: one line
+    when writing runs between them (the crest broke over a struck-out word), two when
+    the space between them is empty."""
+    from recognizer.segment import _link_seeds
+
+    seeds = np.zeros((40, 120), np.int32)
+    seeds[20, 5:40] = 1
+    seeds[20, 80:115] = 2
+    writing = np.zeros_like(seeds, dtype=np.uint8)
+    writing[16:25, 5:40] = 1
+    writing[16:25, 80:115] = 1
+    if filled:
+        writing[17:24, 40:80:6] = 1  # strokes every 6 pixels: no space a height wide
+    size = np.array([10.0, 10.0, 10.0])
+    linked, n = _link_seeds(seeds, 3, size, None, writing)
+    assert (linked[20, 10] == linked[20, 100]) == filled
+    assert n == (2 if filled else 3)
