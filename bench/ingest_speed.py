@@ -10,7 +10,8 @@ Prints
 Pages default to the first 8 scans of `../shared/data/hooker-pages` (real letters;
 used here only to measure). Skips with a message when the bundle or pages are missing.
 
-    .venv/bin/python bench/ingest_speed.py [--bundle BUNDLE (default: the one config.yaml activates)]
+    .venv/bin/python bench/ingest_speed.py [--bundle BUNDLE (default: the one config.yaml activates; the
+        decoder and word list are always config.yaml's)]
         [--pages DIR] [--count 8]
 """
 
@@ -52,7 +53,15 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="inkdex-ingest-bench-"))
     try:
         config = work / "config.yaml"
-        config.write_text(f"model:\n  bundle: {args.bundle.resolve()}\n")
+        # The model settings of config.yaml (decoder, word list, ...) with the bundle asked for.
+        model = load_settings(REPO / "config.yaml").model
+        lexicon = model.lexicon.resolve() if model.lexicon is not None else "null"
+        config.write_text(
+            f"model:\n  bundle: {args.bundle.resolve()}\n  decoder: {model.decoder}\n"
+            f"  lexicon: {lexicon}\n  alternatives: {model.alternatives}\n"
+            f"  beam_width: {model.beam_width}\n"
+        )
+        print(f"model {args.bundle.name}, decoder {model.decoder}")
 
         # 1. Model load on its own.
         t = time.perf_counter()
