@@ -543,10 +543,9 @@ def read_line(
       ranking (with the lexicon's prior); after a decoder pass it stays. Its
       posterior is its confidence, and up to `alternatives` readings of at least
       `min_alternative_prob` are kept, the word first. The greedy first pass reads
-      the Hooker validation lines as well as a whole-line beam (CER 32.8% against
-      32.9% on 300 lines with beam, 30.7% against 31.7% with a lexicon) in half the
-      time, because the beam then runs once over each word rather than over the
-      line and again over each word.
+      the Hooker validation lines as well as a whole-line beam in about half the time
+      (`bench/line_pass.py`), because the beam then runs once over each word rather
+      than over the line and again over each word.
       A word whose own probability on the span is at least `sure_prob` skips that
       search (its alternatives could share at most 1 - `sure_prob`): its confidence
       is that probability and it is its only alternative.
