@@ -588,6 +588,7 @@ def read_line(
                 span,
                 charset,
                 word,
+                conf,
                 decoder,
                 beam_width,
                 lexicon,
@@ -636,6 +637,7 @@ def _word_alternatives(
     span: np.ndarray,
     charset: CharsetLike,
     word: str,
+    word_prob: float,
     decoder: str,
     beam_width: int,
     lexicon: Lexicon | None,
@@ -644,6 +646,8 @@ def _word_alternatives(
     pick_best: bool = False,
 ) -> tuple[str, float, tuple[tuple[str, float], ...]]:
     """The word, its posterior and its alternatives on a word's frame span.
+
+    `word_prob` is P(word | span), which the caller has already computed.
 
     With `pick_best`, the word is the span's best reading by the decoder's own ranking
     (for the lexicon decoder that includes the frequency prior) unless the span reads
@@ -654,9 +658,7 @@ def _word_alternatives(
     if pick_best and pool and pool[0].text:
         word = pool[0].text
     probs = {d.text: d.prob for d in pool}
-    if word not in probs:
-        with np.errstate(divide="ignore"):
-            probs[word] = math.exp(_sequence_logp(np.log(span), charset.chars, word))
+    probs.setdefault(word, word_prob)  # a word pool[0] replaced is in the pool already
     total = sum(probs.values())
     if total <= 0:
         return word, 0.0, ((word, 0.0),)

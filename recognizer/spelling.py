@@ -1,8 +1,8 @@
 """Optional spelling correction of the words a line was read as (off by default).
 
 A word whose letters are not in the word list is replaced by the nearest listed word
-within one edit (words of up to 5 letters) or `max_distance` edits (Levenshtein distance from rapidfuzz), the most frequent
-one on a tie; the reading the model made stays among the word's alternatives, so the
+(Levenshtein distance from rapidfuzz) within one edit for words of up to 5 letters,
+`max_distance` edits beyond, the most frequent one on a tie; the reading the model made stays among the word's alternatives, so the
 index still finds it. Case (`Word`, `WORD`), punctuation around the word and words
 with digits are kept as written. With the lexicon decoder most words are listed
 words already; this helps most after the beam or greedy decoder.

@@ -6,11 +6,7 @@ import re
 from argparse import Namespace
 from types import SimpleNamespace
 
-import pytest
-
 from recognizer.lexicon import Lexicon, english_words, run_lexicon_cli, write_word_list
-
-pytest.importorskip("wordfreq", reason="wordfreq (the train extra) is not installed")
 
 
 def test_english_words_are_plain_words_most_frequent_first() -> None:
