@@ -47,6 +47,7 @@ __all__ = [
     "greedy",
     "lexicon_beam_search",
     "read_line",
+    "read_lines",
     "sequence_prob",
 ]
 
@@ -116,8 +117,8 @@ class LineReading:
 # -- input checks -------------------------------------------------------------------------------
 
 
-def _log_probs(probs: np.ndarray, charset: CharsetLike) -> np.ndarray:
-    """Validate a T x C probability matrix against the charset and return its log (float64)."""
+def _check_probs(probs: np.ndarray, charset: CharsetLike) -> np.ndarray:
+    """Validate a T x C probability matrix against the charset; return it as float64."""
     a = np.asarray(probs)
     if a.ndim != 2:
         raise DecodeError(f"expected a T x C probability matrix, got shape {a.shape}")
@@ -135,8 +136,13 @@ def _log_probs(probs: np.ndarray, charset: CharsetLike) -> np.ndarray:
         raise DecodeError(
             "each frame's probabilities must sum to 1 (softmax outputs, not logits or log-probs)"
         )
+    return a
+
+
+def _log_probs(probs: np.ndarray, charset: CharsetLike) -> np.ndarray:
+    """Validate a T x C probability matrix against the charset and return its log (float64)."""
     with np.errstate(divide="ignore"):
-        return np.log(a)
+        return np.log(_check_probs(probs, charset))
 
 
 def _lse(a: float, b: float) -> float:
@@ -156,16 +162,20 @@ def greedy(probs: np.ndarray, charset: CharsetLike) -> Decoded:
 
     `prob` is the probability of that one path.
     """
-    lp = _log_probs(probs, charset)
-    if lp.shape[0] == 0:
+    return _best_path(_check_probs(probs, charset), charset.chars)
+
+
+def _best_path(p: np.ndarray, chars: str) -> Decoded:
+    """`greedy` on a probability matrix that has been checked already."""
+    if p.shape[0] == 0:
         return Decoded("", 1.0, ())
-    best = lp.argmax(axis=1)
-    path_logp = float(lp[np.arange(lp.shape[0]), best].sum())
+    best = p.argmax(axis=1)
+    with np.errstate(divide="ignore"):
+        path_logp = float(np.log(p[np.arange(p.shape[0]), best]).sum())
     new = np.empty(best.shape, dtype=bool)
     new[0] = True
     new[1:] = best[1:] != best[:-1]
     frames = np.flatnonzero(new & (best != 0))
-    chars = charset.chars
     text = "".join(chars[c - 1] for c in best[frames])
     return Decoded(text, math.exp(path_logp), tuple(int(f) for f in frames))
 
@@ -461,38 +471,85 @@ def sequence_prob(probs: np.ndarray, charset: CharsetLike, text: str) -> float:
 
     Characters outside the charset make the probability 0.
     """
-    lp = _log_probs(probs, charset)
-    return math.exp(_sequence_logp(lp, charset.chars, text))
+    p = np.exp(_log_probs(probs, charset))
+    return math.exp(float(_sequences_logp([p], charset.chars, [text])[0]))
 
 
-def _sequence_logp(lp: np.ndarray, chars: str, text: str) -> float:
+def _sequences_logp(spans: Sequence[np.ndarray], chars: str, texts: Sequence[str]) -> np.ndarray:
+    """log P(texts[i] | spans[i]) for many probability matrices at once (CTC forward).
+
+    `spans` are ``T_i x C`` probability matrices (not logs). All texts go through one
+    forward pass: at frame t only the spans longer than t are updated, so a batch of
+    lines' words costs one loop over the longest word's frames rather than a loop per
+    word. The forward variables are kept in the probability domain, rescaled to sum 1
+    at each frame, with the scales summed in log space.
+    """
+    out = np.full(len(spans), NEG_INF)
     index = {ch: k for k, ch in enumerate(chars, start=1)}
-    try:
-        labels = [index[ch] for ch in text]
-    except KeyError:
-        return NEG_INF
-    n_frames = lp.shape[0]
-    if n_frames == 0:
-        return 0.0 if not labels else NEG_INF
-    ext = np.zeros(2 * len(labels) + 1, dtype=np.int64)
-    ext[1::2] = labels
+    rows: list[int] = []
+    labels: list[list[int]] = []
+    for i, (span, text) in enumerate(zip(spans, texts, strict=True)):
+        try:
+            lab = [index[ch] for ch in text]
+        except KeyError:
+            continue  # a character the model cannot write: probability 0
+        if span.shape[0] == 0:
+            out[i] = 0.0 if not lab else NEG_INF
+            continue
+        rows.append(i)
+        labels.append(lab)
+    if not rows:
+        return out
+    # Longest spans first: the spans still running at frame t are a prefix of the rows.
+    n_frames = np.array([spans[i].shape[0] for i in rows])
+    order = np.argsort(-n_frames, kind="stable")
+    rows = [rows[j] for j in order]
+    labels = [labels[j] for j in order]
+    n_frames = n_frames[order]
+    m = len(rows)
+    n_labels = np.array([len(lab) for lab in labels])
+    size = 2 * int(n_labels.max()) + 1
+    ext = np.zeros((m, size), dtype=np.int64)
+    for j, lab in enumerate(labels):
+        ext[j, 1 : 2 * len(lab) : 2] = lab
     # A skip over a blank is allowed into a character that differs from the one two back.
-    skip = np.zeros(ext.size, dtype=bool)
-    skip[3::2] = ext[3::2] != ext[1:-2:2]
-    alpha = np.full(ext.size, NEG_INF)
-    alpha[0] = lp[0, 0]
-    if labels:
-        alpha[1] = lp[0, ext[1]]
-    shifted1 = np.empty_like(alpha)
-    shifted2 = np.empty_like(alpha)
-    for t in range(1, n_frames):
-        shifted1[0] = NEG_INF
-        shifted1[1:] = alpha[:-1]
-        shifted2[:2] = NEG_INF
-        shifted2[2:] = alpha[:-2]
-        shifted2[~skip] = NEG_INF
-        alpha = np.logaddexp(np.logaddexp(alpha, shifted1), shifted2) + lp[t, ext]
-    return float(np.logaddexp(alpha[-1], alpha[-2])) if labels else float(alpha[-1])
+    skip = np.zeros((m, size))
+    skip[:, 3::2] = ext[:, 3::2] != ext[:, 1:-2:2]
+    flat = np.concatenate([spans[i] for i in rows])
+    first_row = np.concatenate([[0], np.cumsum(n_frames)[:-1]])
+    alpha = flat[first_row[:, None], ext]
+    alpha[:, 2:] = 0.0  # a path starts with the blank or the first character
+    alpha[n_labels == 0, 1:] = 0.0
+    logscale = np.zeros(m)
+    running = np.searchsorted(-n_frames, -np.arange(int(n_frames[0])), side="left")
+    _rescale(alpha, logscale)
+    for t in range(1, int(n_frames[0])):
+        k = int(running[t])  # spans with more than t frames
+        a = alpha[:k]
+        step = a.copy()
+        step[:, 1:] += a[:, :-1]
+        step[:, 2:] += a[:, :-2] * skip[:k, 2:]
+        step *= flat[(first_row[:k] + t)[:, None], ext[:k]]
+        alpha[:k] = step
+        _rescale(alpha[:k], logscale[:k])
+    last = np.arange(m)
+    end = alpha[last, 2 * n_labels] + np.where(
+        n_labels > 0, alpha[last, np.maximum(2 * n_labels - 1, 0)], 0.0
+    )
+    with np.errstate(divide="ignore"):
+        out[rows] = logscale + np.log(end)
+    return out
+
+
+def _rescale(alpha: np.ndarray, logscale: np.ndarray) -> None:
+    """Scale the rows of `alpha` to sum 1 in place, adding their log scales to `logscale`."""
+    total = alpha.sum(axis=1)
+    dead = total <= 0.0
+    if dead.any():  # nothing can be read here: the probability is 0 from now on
+        total[dead] = 1.0
+        logscale[dead] = NEG_INF
+    alpha /= total[:, None]
+    logscale += np.log(total)
 
 
 # -- words --------------------------------------------------------------------------------------
@@ -554,25 +611,98 @@ def read_line(
     Line confidence is the mean of the word confidences (for a line read as empty,
     the probability of the empty reading).
     """
+    return read_lines(
+        [probs],
+        charset,
+        decoder,
+        beam_width,
+        alternatives,
+        lexicon,
+        min_alternative_prob=min_alternative_prob,
+        sure_prob=sure_prob,
+        line_pass=line_pass,
+    )[0]
+
+
+def read_lines(
+    probs: Sequence[np.ndarray],
+    charset: CharsetLike,
+    decoder: DecoderName = "beam",
+    beam_width: int = 16,
+    alternatives: int = 5,
+    lexicon: Lexicon | None = None,
+    *,
+    min_alternative_prob: float = MIN_ALTERNATIVE_PROB,
+    sure_prob: float = SURE_WORD_PROB,
+    line_pass: LinePass = "greedy",
+) -> list[LineReading]:
+    """`read_line` for several lines (a batch of crops, the lines of a page).
+
+    The result is the same as reading each line alone; the exact probabilities of
+    all the lines' words are computed in one vectorised pass, which is most of
+    greedy decoding's cost when done word by word.
+    """
     if line_pass not in ("decoder", "greedy"):
         raise DecodeError(f"unknown line pass {line_pass!r}; use decoder or greedy")
-    lp = _log_probs(probs, charset)
     two_pass = line_pass == "greedy" and decoder != "greedy"
-    line_decoder = "greedy" if two_pass else decoder
-    best = _decode(probs, charset, line_decoder, beam_width, 1, lexicon)[0]
+    firsts = [
+        _first_pass(p, charset, decoder, beam_width, lexicon, greedy_pass=two_pass) for p in probs
+    ]
+    texts = [f.best.text[a:b] for f in firsts for a, b in f.spans]
+    spans = [s for f in firsts for s in f.word_spans]
+    confs = np.exp(_sequences_logp(spans, charset.chars, texts)).tolist()
+    out = []
+    k = 0
+    for f in firsts:
+        n = len(f.spans)
+        out.append(
+            _second_pass(
+                f,
+                confs[k : k + n],
+                charset,
+                decoder,
+                beam_width,
+                alternatives,
+                lexicon,
+                min_alternative_prob,
+                sure_prob,
+                pick_best=two_pass,
+            )
+        )
+        k += n
+    return out
+
+
+@dataclass(frozen=True)
+class _FirstPass:
+    """A line's first reading, split into words with each word's frame span."""
+
+    best: Decoded
+    spans: list[tuple[int, int]]  # character ranges of the words in best.text
+    bounds: list[tuple[int, int]]  # first and last frame of each word's span
+    word_spans: list[np.ndarray]  # each span's probabilities, spaces moved to the blank
+
+
+def _first_pass(
+    probs: np.ndarray,
+    charset: CharsetLike,
+    decoder: str,
+    beam_width: int,
+    lexicon: Lexicon | None,
+    greedy_pass: bool,
+) -> _FirstPass:
+    p = _check_probs(probs, charset)
+    if greedy_pass or decoder == "greedy":
+        best = _best_path(p, charset.chars)
+    else:
+        best = _decode(p, charset, decoder, beam_width, 1, lexicon)[0]
     text = best.text
     spans = _word_spans(text)
-    if not spans:
-        return LineReading(text, best.prob, ())
-    p = np.asarray(probs, dtype=np.float64)
     space = charset.chars.find(" ") + 1  # 0 when the charset has no space
-    n_frames = lp.shape[0]
-    pitch = _char_pitch(text, best.frames)
-    words: list[WordReading] = []
-    pieces: list[str] = []
-    done = 0
+    n_frames = p.shape[0]
+    bounds: list[tuple[int, int]] = []
+    word_spans: list[np.ndarray] = []
     for a, b in spans:
-        word = text[a:b]
         lo = best.frames[a - 1] if a > 0 else 0
         hi = best.frames[b] - 1 if b < len(text) else n_frames - 1
         hi = max(hi, lo)
@@ -580,8 +710,36 @@ def read_line(
         if space:
             span[:, 0] += span[:, space]
             span[:, space] = 0.0
-        with np.errstate(divide="ignore"):
-            conf = math.exp(_sequence_logp(np.log(span), charset.chars, word))
+        bounds.append((lo, hi))
+        word_spans.append(span)
+    return _FirstPass(best, spans, bounds, word_spans)
+
+
+def _second_pass(
+    first: _FirstPass,
+    confs: Sequence[float],
+    charset: CharsetLike,
+    decoder: str,
+    beam_width: int,
+    alternatives: int,
+    lexicon: Lexicon | None,
+    min_alternative_prob: float,
+    sure_prob: float,
+    pick_best: bool,
+) -> LineReading:
+    """The line's words with confidences (`confs`: each word's probability on its span)."""
+    best = first.best
+    text = best.text
+    if not first.spans:
+        return LineReading(text, best.prob, ())
+    pitch = _char_pitch(text, best.frames)
+    words: list[WordReading] = []
+    pieces: list[str] = []
+    done = 0
+    for (a, b), (lo, hi), span, conf in zip(
+        first.spans, first.bounds, first.word_spans, confs, strict=True
+    ):
+        word = text[a:b]
         alts: tuple[tuple[str, float], ...] = ((word, conf),)
         if decoder != "greedy" and conf < sure_prob:
             word, conf, alts = _word_alternatives(
@@ -594,15 +752,15 @@ def read_line(
                 lexicon,
                 alternatives,
                 min_alternative_prob,
-                pick_best=two_pass,
+                pick_best=pick_best,
             )
         pieces += [text[done:a], word]
         done = b
-        first, final = best.frames[a], best.frames[b - 1]
+        first_frame, final = best.frames[a], best.frames[b - 1]
         half = pitch / 2
-        start = max(lo + (1 if a > 0 else 0), int(round(first - half)))
+        start = max(lo + (1 if a > 0 else 0), int(round(first_frame - half)))
         end = min(hi, int(round(final + half)))
-        words.append(WordReading(word, conf, min(start, first), max(end, final), alts))
+        words.append(WordReading(word, conf, min(start, first_frame), max(end, final), alts))
     confidence = sum(w.confidence for w in words) / len(words)
     return LineReading("".join(pieces) + text[done:], confidence, tuple(words))
 

@@ -77,10 +77,11 @@ def normalize_line(gray: np.ndarray, height: int, min_width: int = 16) -> np.nda
 
     # Levels from the histogram: background near the 30th percentile of "inkness",
     # ink at the 99.5th. A lookup table then maps every grey level at once.
-    cdf = np.cumsum(np.bincount(g.ravel(), minlength=256))
+    hist = cv2.calcHist([g], [0], None, [256], [0, 256])[:, 0]
+    cdf = np.cumsum(hist)
     levels = np.arange(256, dtype=np.float32)
     if _percentile(cdf, 50) >= 96:  # light paper: ink is dark, invert
-        ink_cdf = np.cumsum(np.bincount(255 - g.ravel(), minlength=256))
+        ink_cdf = np.cumsum(hist[::-1])
         ink = 255.0 - levels
     else:  # light-on-dark crops keep their polarity
         ink_cdf = cdf

@@ -12,6 +12,7 @@ from recognizer.charset import DEFAULT_CHARSET, Charset
 from recognizer.decode import (
     DecodeError,
     Lexicon,
+    _sequences_logp,
     beam_search,
     greedy,
     lexicon_beam_search,
@@ -117,6 +118,49 @@ def test_sequence_prob_matches_brute_force() -> None:
     exact = brute_force(probs, AB)
     for text in ("", "a", "ab", "aa", "bab", "abab"):
         assert sequence_prob(probs, AB, text) == pytest.approx(exact.get(text, 0.0))
+
+
+def test_word_probabilities_in_one_pass_match_each_word_alone() -> None:
+    """Spans of different lengths, texts of different lengths (one empty, one unwritable)."""
+    rng = np.random.default_rng(11)
+    spans = [rng.dirichlet(np.ones(3), size=n) for n in (5, 1, 4, 3, 0, 2)]
+    texts = ["ab", "a", "", "bab", "", "ac"]
+    got = _sequences_logp(spans, AB.chars, texts)
+    for span, text, logp in zip(spans[:4], texts, got, strict=False):
+        exact = brute_force(span, AB).get(text, 0.0)
+        assert math.exp(logp) == pytest.approx(exact)
+    assert got[4] == 0.0  # nothing read on no frames: certain
+    assert got[5] == -math.inf  # "c" is not in the charset
+
+
+def log_forward(probs: np.ndarray, labels: list[int]) -> float:
+    """Textbook CTC forward in log space (reference for long spans)."""
+    ext = [0]
+    for c in labels:
+        ext += [c, 0]
+    lp = np.log(probs)
+    alpha = np.full(len(ext), -np.inf)
+    alpha[0] = lp[0, 0]
+    alpha[1] = lp[0, ext[1]]
+    for t in range(1, len(lp)):
+        prev = alpha.copy()
+        for s in range(len(ext)):
+            a = prev[s]
+            if s >= 1:
+                a = np.logaddexp(a, prev[s - 1])
+            if s >= 2 and ext[s] != 0 and ext[s] != ext[s - 2]:
+                a = np.logaddexp(a, prev[s - 2])
+            alpha[s] = a + lp[t, ext[s]]
+    return float(np.logaddexp(alpha[-1], alpha[-2]))
+
+
+def test_word_probability_is_exact_where_a_plain_product_underflows() -> None:
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.full(3, 0.3), size=600)  # P("aba") is far below 1e-308
+    got = _sequences_logp([probs], AB.chars, ["aba"])[0]
+    ref = log_forward(probs, [1, 2, 1])
+    assert ref < math.log(1e-308)
+    assert got == pytest.approx(ref, rel=1e-9)
 
 
 def test_beam_reports_the_frame_where_each_character_starts() -> None:

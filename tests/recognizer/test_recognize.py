@@ -14,7 +14,13 @@ from inkdex.settings import load_settings
 from recognizer.bundle import save_bundle
 from recognizer.charset import Charset
 from recognizer.model import ModelConfig, build_crnn
-from recognizer.recognize import LineResult, Recognizer, RecognizerError, WordResult
+from recognizer.recognize import (
+    LineResult,
+    Recognizer,
+    RecognizerError,
+    WordResult,
+    plan_batches,
+)
 from recognizer.transcript import PageTranscript
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,6 +65,25 @@ def test_results_do_not_depend_on_batch_order(tiny_bundle) -> None:
     rec = Recognizer.load(tiny_bundle, decoder="greedy", batch_size=1)
     a, b = _line(40, 300), _line(40, 120)
     assert rec.recognize_lines([a, b]) == rec.recognize_lines([b, a])[::-1]
+
+
+def test_batches_cover_every_line_once_in_order_and_within_the_batch_size() -> None:
+    widths = sorted([96, 128, 256, 256, 288, 320, 352, 384, 448, 512, 1024, 2048] * 7)
+    batches = plan_batches(widths, 16)
+    assert batches[0][0] == 0 and batches[-1][1] == len(widths)
+    assert all(b[1] == c[0] for b, c in zip(batches, batches[1:], strict=False))
+    assert all(0 < hi - lo <= 16 for lo, hi in batches)
+
+
+def test_lines_of_one_width_fill_whole_batches() -> None:
+    assert len(plan_batches([320] * 70, 32)) == 3
+    assert plan_batches([], 32) == []
+
+
+def test_a_very_long_line_is_not_the_width_of_a_batch_of_short_ones() -> None:
+    """Padding 31 lines of 320 columns to 1536 would cost more than a call of its own."""
+    batches = plan_batches([320] * 31 + [1536], 32)
+    assert batches == [(0, 31), (31, 32)]
 
 
 def test_probabilities_have_one_frame_per_four_model_columns(tiny_bundle) -> None:
