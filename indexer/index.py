@@ -30,7 +30,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,11 +38,13 @@ from fnmatch import translate as glob_to_regex
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 from whoosh import columns, fields, formats, index, query, scoring
-from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher, W3TermInfo
+from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher, W3TermInfo, W3TermsReader
 from whoosh.index import EmptyIndexError, LockError
+from whoosh.matching.wrappers import FilterMatcher
 from whoosh.qparser import AndGroup, MultifieldParser
 from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
@@ -505,22 +507,37 @@ def fuzzy_distance(term: str, max_distance: int) -> int:
 class _Lexicon:
     """One index segment's terms of one field: sorted (prefixes are a slice of it) and
     grouped by length (a term within d edits of a word is within d letters of its
-    length, so fuzzy matching compares against those groups only)."""
+    length, so fuzzy matching compares against those groups only), with the number of
+    documents of each (which terms a capped expansion keeps)."""
 
-    def __init__(self, terms: list[str]) -> None:
+    def __init__(self, terms: list[str], freqs: Sequence[int] | None = None) -> None:
         self.terms = terms
+        self.freqs = np.asarray(freqs if freqs is not None else [0] * len(terms), np.int64)
         by_length: dict[int, list[str]] = defaultdict(list)
         for t in terms:
             by_length[len(t)].append(t)
         self.by_length = dict(by_length)
 
+    def _span(self, prefix: str) -> tuple[int, int]:
+        if not prefix:
+            return 0, len(self.terms)
+        lo = bisect.bisect_left(self.terms, prefix)
+        return lo, bisect.bisect_left(self.terms, prefix + "\U0010ffff", lo)
+
     def prefixed(self, prefix: str) -> list[str]:
         """The terms starting with `prefix` (terms are in code point order)."""
-        if not prefix:
-            return self.terms
-        lo = bisect.bisect_left(self.terms, prefix)
-        hi = bisect.bisect_left(self.terms, prefix + "\U0010ffff", lo)
+        lo, hi = self._span(prefix)
         return self.terms[lo:hi]
+
+    def prefixed_freqs(self, prefix: str) -> dict[str, int]:
+        """The terms starting with `prefix`, with their document frequency."""
+        lo, hi = self._span(prefix)
+        return dict(zip(self.terms[lo:hi], self.freqs[lo:hi].tolist(), strict=True))
+
+    def freq(self, term: str) -> int:
+        """The document frequency of `term` (0 where absent)."""
+        i = bisect.bisect_left(self.terms, term)
+        return int(self.freqs[i]) if i < len(self.terms) and self.terms[i] == term else 0
 
     def near(self, term: str, distance: int) -> dict[str, int]:
         """The terms within `distance` edits of `term`, with their distance."""
@@ -551,8 +568,7 @@ def _segment_lexicons(s: Searcher, fieldname: str) -> list[_Lexicon]:
     searcher only reads new segments)."""
     big, small = [], []
     for sub, _ in s.reader().leaf_readers():
-        seg = sub.segment()
-        segid = f"{id(sub.storage) if seg is None else seg.segment_id()}"
+        segid = _segment_key(sub)
         (big if sub.doc_count_all() >= SHARED_LEXICON_DOCS else small).append((segid, sub))
     groups = [[g] for g in small]
     if big:
@@ -566,18 +582,37 @@ def _segment_lexicons(s: Searcher, fieldname: str) -> list[_Lexicon]:
                 _lexicons.move_to_end(key)
         if lex is None:
             if len(group) == 1:
-                terms = [t.decode("utf-8") for t in group[0][1].lexicon(fieldname)]
+                freqs = _term_freqs(group[0][1], fieldname)
             else:
-                unique: set[bytes] = set()
+                freqs = defaultdict(int)
                 for _, sub in group:
-                    unique.update(sub.lexicon(fieldname))
-                terms = [t.decode("utf-8") for t in sorted(unique)]
-            lex = _Lexicon(terms)
+                    for t, n in _term_freqs(sub, fieldname).items():
+                        freqs[t] += n
+            ordered = sorted(freqs)
+            lex = _Lexicon([t.decode("utf-8") for t in ordered], [freqs[t] for t in ordered])
             with _lexicons_lock:
                 _lexicons[key] = lex
                 while len(_lexicons) > LEXICON_CACHE_SEGMENTS:
                     _lexicons.popitem(last=False)
         out.append(lex)
+    return out
+
+
+def _term_freqs(sub: Any, fieldname: str) -> dict[bytes, int]:
+    """Each term of a field in one segment with its document frequency, read in one
+    pass over the segment's term table where the codec allows (a lookup per term
+    costs about as much as the whole pass for a few thousand terms)."""
+    terms = getattr(sub, "_terms", None)
+    if not isinstance(terms, W3TermsReader):
+        return {t: sub.doc_frequency(fieldname, t) for t in sub.lexicon(fieldname)}
+    table = terms._tindex
+    start = terms._keycoder(fieldname, b"")
+    unpack = W3TermInfo._struct.unpack_from
+    out: dict[bytes, int] = {}
+    for key, value in table.items_from(start):
+        if not key.startswith(start):
+            break
+        out[key[len(start) :]] = unpack(value)[2]  # (flags, weight, doc frequency, ...)
     return out
 
 
@@ -588,8 +623,8 @@ def _near_terms(s: Searcher, fieldname: str, term: str, distance: int, cap: int)
         near.update(lex.near(term, distance))
     found = sorted(near.items(), key=lambda td: td[1])
     if len(found) > cap:
-        r = s.reader()
-        found.sort(key=lambda td: (td[1], -r.doc_frequency(fieldname, td[0])))
+        lexicons = _segment_lexicons(s, fieldname)
+        found.sort(key=lambda td: (td[1], -sum(lex.freq(td[0]) for lex in lexicons)))
     return [t for t, _ in found[:cap]]
 
 
@@ -607,14 +642,14 @@ def _expand(q: query.Query, s: Searcher, cap: int) -> query.Query:
             prefix = text[:cut]
         else:
             pattern, prefix = None, text
-        terms: set[str] = set()
+        freqs: dict[str, int] = defaultdict(int)
         for lex in _segment_lexicons(s, q.fieldname):
-            got = lex.prefixed(prefix)
-            terms.update(got if pattern is None else (t for t in got if pattern.fullmatch(t)))
-        found = sorted(terms)
+            for t, n in lex.prefixed_freqs(prefix).items():
+                if pattern is None or pattern.fullmatch(t):
+                    freqs[t] += n
+        found = sorted(freqs)
         if len(found) > cap:
-            r = s.reader()
-            found = heapq.nlargest(cap, found, key=lambda t: r.doc_frequency(q.fieldname, t))
+            found = heapq.nlargest(cap, found, key=freqs.__getitem__)
         if not found:
             return query.NullQuery
         return query.Or([query.Term(q.fieldname, t, boost=q.boost) for t in found])
@@ -740,25 +775,20 @@ def search(
     if fuzzy:
         tiers.append(_text_tier(full))
     tiers = [t for t in tiers if t is not None]
+    postings = _PostingsCache()
     if not tiers:
-        results = _top(s, full, want, opt)
-        page = [_hit(r) for r in results[offset:want]]
-        return _hits(s, _count(full, s, results), page, terms)
+        page, matched = _top(s, full, want, opt, postings)
+        return _hits(s, _count(full, s, matched, postings), page[offset:want], terms)
     got: list[tuple[str, float, int]] = []
     seen: set[str] = set()
     for tq in [*tiers, full]:
-        for r in _top(s, tq, want + len(got), opt):
-            hit = _hit(r)
+        for hit in _top(s, tq, want + len(got), opt, postings)[0]:
             if hit[0] not in seen:
                 seen.add(hit[0])
                 got.append(hit)
         if len(got) >= want:
             break
-    return _hits(s, _count(full, s), got[offset:want], terms)
-
-
-def _hit(r: Any) -> tuple[str, float, int]:
-    return r["doc_id"], float(r.score), r.docnum
+    return _hits(s, _count(full, s, postings=postings), got[offset:want], terms)
 
 
 def _hits(
@@ -802,15 +832,23 @@ def _column(sub: Any) -> Any:
     return col
 
 
-def _top(s: Searcher, q: query.Query, limit: int, optimize: bool) -> Any:
-    """The `limit` best hits. Without `optimize`, Whoosh's matcher rewriting and block
-    skipping are off: they cost time quadratic in the width of an OR (wide fuzzy and
-    prefix expansions) and save little there."""
+def _top(
+    s: Searcher, q: query.Query, limit: int, optimize: bool, postings: _PostingsCache
+) -> tuple[list[tuple[str, float, int]], Callable[[], int]]:
+    """The `limit` best hits as (doc_id, score, docnum), and how to count the documents
+    the matcher scored (Whoosh's count may run the matcher again). Without `optimize`, Whoosh's matcher rewriting and block skipping
+    are off: they cost time quadratic in the width of an OR (wide fuzzy and prefix
+    expansions) and save little there; such ORs of terms are scored with arrays."""
+    if not optimize:
+        got = _top_wide(s, q, limit, postings)
+        if got is not None:
+            return got
     c = s.collector(limit=limit, optimize=optimize)
     if not optimize:
         c.replace = 0
     s.search_with_collector(_widen(q), c)
-    return c.results()
+    results = c.results()
+    return [(r["doc_id"], float(r.score), r.docnum) for r in results], results.__len__
 
 
 def _fields_of(q: query.Query) -> set[str]:
@@ -847,43 +885,246 @@ def _text_tier(q: query.Query) -> query.Query | None:
     return _text_only(q)
 
 
-def _count(q: query.Query, s: Searcher, results: Any = None) -> int:
-    """How many documents match: by set algebra over posting lists, segment by
-    segment, where the query is terms joined by AND/OR (fast), else by running the
-    matcher."""
+def _count(
+    q: query.Query,
+    s: Searcher,
+    matched: Callable[[], int] | None = None,
+    postings: _PostingsCache | None = None,
+) -> int:
+    """How many documents match: by set algebra over posting lists (boolean arrays),
+    segment by segment, where the query is terms joined by AND/OR/NOT (fast), else
+    `matched` (the matcher's own count) or by running the matcher."""
+    cache = postings if postings is not None else _PostingsCache()
     total = 0
-    for sub, _ in s.reader().leaf_readers():
-        docs = _docset(q, sub)
+    for i, (sub, _) in enumerate(s.reader().leaf_readers()):
+        docs = _docmask(q, sub, i, cache)
         if docs is None:
-            return len(results) if results is not None else len(list(q.matcher(s).all_ids()))
-        total += len(docs)
+            return matched() if matched is not None else len(list(q.matcher(s).all_ids()))
+        total += int(np.count_nonzero(docs))
     return total
 
 
-def _docset(q: query.Query, reader: Any) -> set[int] | None:
+def _docmask(q: query.Query, reader: Any, seg: int, postings: _PostingsCache) -> Any:
+    """The documents of one segment matching `q`, as a boolean array (None: `q` is
+    not made of terms joined by AND/OR/NOT)."""
     if isinstance(q, query.Term):
-        try:
-            m = reader.postings(q.fieldname, q.text)
-        except TermNotFound:
-            return set()
-        if type(m) is not W3LeafMatcher:  # inline postings, or a segment with deletions
-            return set(m.all_ids())
-        ids: set[int] = set()  # block by block, not one posting at a time
-        while m.is_active():
-            ids.update(m._ids if m._ids is not None else _block_ids(m))
-            m._next_block()
-        return ids
+        mask = np.zeros(reader.doc_count_all(), dtype=bool)
+        mask[postings.get(reader, seg, q.fieldname, q.text)[0]] = True
+        return mask
+    if isinstance(q, query.AndNot):
+        a, b = _docmask(q.a, reader, seg, postings), _docmask(q.b, reader, seg, postings)
+        return None if a is None or b is None else a & ~b
     if isinstance(q, query.Or | query.And) and q.subqueries:
-        parts = [_docset(c, reader) for c in q.subqueries]
-        if any(p is None for p in parts):
+        parts = [c for c in q.subqueries if not isinstance(c, query.Not)]
+        nots = [c.query for c in q.subqueries if isinstance(c, query.Not)]
+        if isinstance(q, query.Or) and nots or not parts:
             return None
-        sets: list[set[int]] = parts  # type: ignore[assignment]
-        if isinstance(q, query.Or):
-            return set().union(*sets)
-        return set.intersection(*sorted(sets, key=len))
+        masks = [_docmask(c, reader, seg, postings) for c in parts]
+        negs = [_docmask(c, reader, seg, postings) for c in nots]
+        if any(m is None for m in [*masks, *negs]):
+            return None
+        out = masks[0].copy()
+        for m in masks[1:]:
+            if isinstance(q, query.Or):
+                out |= m
+            else:
+                out &= m
+        for m in negs:
+            out &= ~m
+        return out
     return None
 
 
-def _block_ids(m: W3LeafMatcher) -> Any:
-    m._read_ids()
-    return m._ids
+class _PostingsCache:
+    """Posting lists read in one search, as arrays: the tiers and the count read the
+    same terms."""
+
+    def __init__(self) -> None:
+        self._got: dict[tuple[int, str, str], tuple[Any, Any]] = {}
+        self._scorers: dict[tuple[str, str], scoring.BaseScorer] = {}
+
+    def scorer(self, sub_s: Searcher, fieldname: str, text: str) -> scoring.BaseScorer:
+        """The term's scorer, made once: its statistics (idf, average length) are the
+        whole index's, the same from every segment."""
+        key = (fieldname, text)
+        got = self._scorers.get(key)
+        if got is None:
+            tbytes = sub_s.schema[fieldname].to_bytes(text)
+            got = self._scorers[key] = sub_s.weighting.scorer(sub_s, fieldname, tbytes)
+        return got
+
+    def get(self, reader: Any, seg: int, fieldname: str, text: str) -> tuple[Any, Any]:
+        """(doc numbers ascending, weights) of a term in one segment, deleted documents
+        left out; empty arrays where the segment lacks the term."""
+        key = (seg, fieldname, text)
+        got = self._got.get(key)
+        if got is None:
+            got = self._got[key] = _posting_arrays(reader, fieldname, text)
+        return got
+
+
+_NO_POSTINGS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+
+
+def _segment_key(reader: Any) -> str:
+    seg = reader.segment()
+    return f"{id(reader.storage) if seg is None else seg.segment_id()}"
+
+
+def _posting_arrays(reader: Any, fieldname: str, text: str) -> tuple[Any, Any]:
+    id_arr, w_arr = _read_posting_arrays(reader, fieldname, text)
+    if reader.has_deletions() and len(id_arr):
+        deleted = reader.deleted_docs_set
+        keep = ~np.isin(id_arr, np.fromiter(deleted, dtype=np.int64, count=len(deleted)))
+        id_arr, w_arr = id_arr[keep], w_arr[keep]
+    return id_arr, w_arr
+
+
+def _read_posting_arrays(reader: Any, fieldname: str, text: str) -> tuple[Any, Any]:
+    """A term's postings in one segment, deleted documents included."""
+    try:
+        m = reader.postings(fieldname, text)
+    except TermNotFound:
+        return _NO_POSTINGS
+    if isinstance(m, FilterMatcher):  # a segment with deletions
+        m = m.child
+    if type(m) is W3LeafMatcher:  # block by block, not one posting at a time
+        ids, weights = [], []
+        while m.is_active():
+            if m._data is None:
+                m._read_data()
+            raw = m._data[0]
+            if m._byteids:
+                ids.append(np.asarray(m._ids if m._ids is not None else raw, dtype=np.int64))
+            else:  # gaps between document numbers (Whoosh's `delta_decode`)
+                ids.append(np.cumsum(np.asarray(raw, dtype=np.int64)))
+            w = m._data[1]
+            if w is None or isinstance(w, float):  # one weight for the block (None: 1)
+                w = np.full(m._blocklength, 1.0 if w is None else w, dtype=np.float32)
+            weights.append(np.asarray(w, dtype=np.float64))
+            m._next_block()
+        id_arr, w_arr = np.concatenate(ids), np.concatenate(weights)
+    else:  # inline postings (a few)
+        id_list, w_list = [], []
+        while m.is_active():
+            id_list.append(m.id())
+            w_list.append(m.weight())
+            m.next()
+        id_arr = np.array(id_list, dtype=np.int64)
+        w_arr = np.array(w_list, dtype=np.float64)
+    return id_arr, w_arr
+
+
+_lengths: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+_lengths_lock = threading.Lock()
+
+
+def _field_lengths(reader: Any, fieldname: str) -> Any:
+    """Each document's length of a field in one segment (as BM25 reads it), read once
+    per segment reader."""
+    with _lengths_lock:
+        got = _lengths.setdefault(reader, {}).get(fieldname)
+    if got is None:
+        length = reader.doc_field_length
+        got = np.array(
+            [length(d, fieldname, 0) or 0 for d in range(reader.doc_count_all())],
+            dtype=np.float64,
+        )
+        with _lengths_lock:
+            _lengths[reader][fieldname] = got
+    return got
+
+
+def _wide_terms(q: query.Query) -> tuple[list[query.Term], query.Query | None] | None:
+    """The terms of `q` when it is an OR of more than MAX_OPTIMIZED_LEAVES terms (the
+    OR `_widen` matches with Whoosh's array matcher), possibly minus a NOT part."""
+    if isinstance(q, query.AndNot):
+        got = _wide_terms(q.a)
+        return (got[0], q.b) if got is not None and got[1] is None else None
+    if (
+        type(q) is query.Or
+        and q.boost == 1.0
+        and len(q.subqueries) > MAX_OPTIMIZED_LEAVES
+        and all(type(c) is query.Term for c in q.subqueries)
+    ):
+        return list(q.subqueries), None
+    return None
+
+
+def _term_scores(sub_s: Searcher, seg: int, t: query.Term, postings: _PostingsCache) -> Any:
+    """(doc numbers, scores) of one term in one segment, computed as its Whoosh matcher
+    would score each posting (same operations, same order); None for a scorer this
+    does not know."""
+    reader = sub_s.reader()
+    ids, weights = postings.get(reader, seg, t.fieldname, t.text)
+    if not len(ids):
+        return ids, weights
+    scorer = postings.scorer(sub_s, t.fieldname, t.text)
+    if isinstance(scorer, _AltScorer):
+        scores = ALT_SCALE * np.minimum(weights, 1.0)
+    elif isinstance(scorer, _ExactScorer) and type(scorer._inner) is scoring.BM25FScorer:
+        bm = scorer._inner
+        fl = _field_lengths(reader, t.fieldname)[ids]
+        # scoring.bm25, operation by operation
+        raw = bm.idf * (
+            (weights * (bm.K1 + 1)) / (weights + bm.K1 * ((1 - bm.B) + bm.B * fl / bm.avgfl))
+        )
+        scores = np.where(raw > 0, 1.0 + raw / (raw + 1.0), 1.0)
+    else:
+        return None
+    if t.boost != 1.0:
+        scores = scores * t.boost
+    return ids, scores
+
+
+def _top_wide(
+    s: Searcher, q: query.Query, limit: int, postings: _PostingsCache
+) -> tuple[list[tuple[str, float, int]], Callable[[], int]] | None:
+    """`_top` for an OR of many terms (minus a NOT part): each term's scores added up
+    in a per-segment array, in the order Whoosh's array matcher adds them, and the
+    best `limit` taken as its collector would (higher score first, then lower
+    document number). None where the query has another shape."""
+    shape = _wide_terms(q)
+    if shape is None:
+        return None
+    terms, minus = shape
+    best_scores, best_docs = [], []
+    matched = 0
+    for seg, (sub_s, offset) in enumerate(s.leaf_searchers()):
+        reader = sub_s.reader()
+        acc = np.zeros(reader.doc_count_all(), dtype=np.float64)
+        for t in terms:
+            got = _term_scores(sub_s, seg, t, postings)
+            if got is None:
+                return None
+            acc[got[0]] += got[1]
+        if minus is not None:
+            excluded = _docmask(minus, reader, seg, postings)
+            if excluded is None:
+                return None
+            acc[excluded] = 0.0
+        docs = np.flatnonzero(acc > 0)
+        matched += len(docs)
+        scores, docs = _best(acc[docs], docs, limit)
+        best_scores.append(scores)
+        best_docs.append(docs + offset)
+    if not best_scores:
+        return [], lambda: 0
+    scores, docs = _best(np.concatenate(best_scores), np.concatenate(best_docs), limit)
+    hits = [
+        (s.stored_fields(int(d))["doc_id"], float(sc), int(d))
+        for sc, d in zip(scores, docs, strict=True)
+    ]
+    return hits, lambda: matched
+
+
+def _best(scores: Any, docs: Any, k: int) -> tuple[Any, Any]:
+    """The `k` best of `docs` (ascending), highest score first, ties by lower number."""
+    if len(scores) > k:
+        cut = np.partition(scores, len(scores) - k)[len(scores) - k]
+        above = np.flatnonzero(scores > cut)
+        ties = np.flatnonzero(scores == cut)[: k - len(above)]
+        keep = np.sort(np.concatenate([above, ties]))
+        scores, docs = scores[keep], docs[keep]
+    order = np.lexsort((docs, -scores))
+    return scores[order], docs[order]

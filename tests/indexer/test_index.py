@@ -269,3 +269,95 @@ def test_large_segments_sharing_one_term_list_expand_like_separate_lists(
             )
     assert got[0] == got[1]
     assert all(r.total > 0 for r in got[0])
+
+
+def _wide_index(tmp_path: Path, fakes):
+    """Three segments (one with deletions) of pages drawn from 40 words sharing a
+    prefix and 30 one-letter variants of "garden", with alternative readings, and
+    repeated pages (equal scores)."""
+    stems = [f"hook{c}{d}" for c in "abcdefgh" for d in "xyzuv"][:40]
+    near = sorted({"garden"[:i] + c + "garden"[i + 1 :] for i in range(6) for c in "aeiou"})
+    near = [w for w in near if w != "garden"][:30]
+    words = [*stems, *near, "garden", "kew", "seed"]
+    rng = random.Random(11)
+    ix = index.create_index(tmp_path / "ix")
+    n = 0
+    for _ in range(3):
+        w = index.open_writer(ix)
+        for _ in range(40):
+            text = " ".join(
+                f"{rng.choice(words)}@0.6{{{rng.choice(words)}:{rng.choice([0.2, 0.3, 0.9])}}}"
+                for _ in range(rng.randint(1, 8))
+            )
+            for copy in range(1 + (n % 7 == 0)):  # some pages twice: tied scores
+                entry = index.IndexEntry(
+                    f"d{n}-{copy}", "f.png", datetime.now(UTC), "m", [fakes.transcript(text, "m")]
+                )
+                index.add_document(w, entry, 0.05)
+            n += 1
+        w.commit(merge=False)
+    with index.writer(ix) as w:
+        for i in range(0, n, 9):
+            index.remove_document(w, f"d{i}-0")
+    return ix
+
+
+def test_wide_or_arrays_rank_and_count_like_whoosh_matchers(tmp_path: Path, fakes, monkeypatch):
+    """Prefix and fuzzy expansions scored and counted with arrays give exactly the
+    documents, scores, order and totals of Whoosh's own matchers and counting."""
+    ix = _wide_index(tmp_path, fakes)
+    cases = [
+        ("hook*", False),
+        ("hook* NOT kew", False),
+        ("hook* OR seed", False),
+        ("hook* kew", False),
+        ("garden", True),
+        ("garden NOT seed", True),
+        ("gardan kew", True),
+    ]
+    pages = [(10, 0), (5, 5), (3, 17), (100, 0), (300, 0)]  # the last reaches alternatives
+
+    def run():
+        with index.searcher(ix) as s:
+            assert len(s.reader().leaf_readers()) == 3
+            assert any(sub.has_deletions() for sub, _ in s.reader().leaf_readers())
+            return [
+                index.search(s, q, limit=lim, offset=off, fuzzy=f)
+                for q, f in cases
+                for lim, off in pages
+            ]
+
+    with index.searcher(ix) as s:  # the cases do take the array path
+        q = index._expand(index.parse(s, "hook*"), s, index.MAX_EXPANSION).normalize()
+        assert index._wide_terms(q) is not None
+        assert index._top_wide(s, q, 5, index._PostingsCache()) is not None
+    arrays = run()
+    monkeypatch.setattr(index, "_top_wide", lambda *a: None)
+    monkeypatch.setattr(index, "_docmask", lambda *a: None)
+    matchers = run()
+    assert [(r.total, r.hits) for r in arrays] == [(r.total, r.hits) for r in matchers]
+    assert all(r.total > 10 for r in arrays)
+
+
+def test_term_frequencies_read_in_one_pass_equal_per_term_lookups(tmp_path: Path, fakes) -> None:
+    ix = _wide_index(tmp_path, fakes)
+    with index.searcher(ix) as s:
+        for sub, _ in s.reader().leaf_readers():
+            for field in index.WORD_FIELDS:
+                want = {t: sub.doc_frequency(field, t) for t in sub.lexicon(field)}
+                assert index._term_freqs(sub, field) == want
+                assert len(want) > 20
+
+
+def test_best_keeps_the_highest_scores_and_the_lowest_numbers_among_ties() -> None:
+    import numpy as np
+
+    rng = random.Random(4)
+    scores = np.array([rng.choice([0.5, 1.0, 1.5, 2.0]) for _ in range(200)])
+    docs = np.arange(200) * 3
+    for k in (1, 7, 50, 200, 300):
+        got_scores, got_docs = index._best(scores, docs, k)
+        want = sorted(
+            zip(scores.tolist(), docs.tolist(), strict=True), key=lambda sd: (-sd[0], sd[1])
+        )[:k]
+        assert list(zip(got_scores.tolist(), got_docs.tolist(), strict=True)) == want
