@@ -1,7 +1,7 @@
 """The Recognizer: line crops or page images -> readings and `PageTranscript`s.
 
 It loads a bundle, normalises crops the way the bundle says, runs the CRNN on
-batches of lines of similar width, decodes each line with `recognizer.decode.read_line`
+batches of lines of similar width, decodes the lines with `recognizer.decode.read_lines`
 and maps every word's output frames back to pixel columns of its crop. It is safe to
 share between threads (model calls are serialised).
 """
