@@ -24,11 +24,13 @@ from __future__ import annotations
 import bisect
 import heapq
 import logging
+import pickle
 import re
 import struct
 import threading
 import time
 import weakref
+import zlib
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -49,6 +51,7 @@ from whoosh.qparser import AndGroup, MultifieldParser
 from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 from whoosh.system import pack_uint
+from whoosh.util import make_weighted_tree
 from whoosh.writing import IndexWriter, SegmentWriter
 
 from indexer.analysis import analyzer, tokens
@@ -83,6 +86,48 @@ def _set_inline(self: W3TermInfo, ids: Any, weights: Any, values: Any) -> None:
 
 if not hasattr(W3TermInfo, "set_inline"):
     W3TermInfo.set_inline = _set_inline  # type: ignore[attr-defined]
+
+# A posting block is a pickle (protocol 2) of (ids, weights, values); values of the
+# 1-best field are a tuple of bytes (positions), which protocol 2 writes as a call of
+# `_codecs.encode` each, most of the time unpickling a block takes. The values start
+# with this marker, which cannot occur earlier (ids and weights are integer and float
+# opcodes at most 9 bytes apart, none of whose codes is in it).
+_VALUES_START = b"(c_codecs\nencode\n"
+_VALUES_NOT_READ = object()
+_w3_read_values = W3LeafMatcher._read_values
+
+
+def _block_raw(m: W3LeafMatcher) -> bytes:
+    raw = m._postfile.get(m._dataoffset, m._nextoffset - m._dataoffset)
+    return zlib.decompress(raw) if m._compression else raw
+
+
+def _read_block_data(self: W3LeafMatcher) -> None:
+    """Read a posting block's ids and weights, its values only once asked for (scoring
+    and counting never read them; phrases do)."""
+    raw = _block_raw(self)
+    k = raw.find(_VALUES_START)
+    if k > 0:
+        try:
+            ids, weights, _ = pickle.loads(raw[:k] + b"N\x87.")  # None, TUPLE3, STOP
+        except Exception:  # not the layout expected: read it whole
+            pass
+        else:
+            n = self._blocklength
+            if len(ids) == n and (weights is None or type(weights) is float or len(weights) == n):
+                self._data = (ids, weights, _VALUES_NOT_READ)
+                return
+    self._data = pickle.loads(raw)
+
+
+def _read_block_values(self: W3LeafMatcher) -> None:
+    if self._data is not None and self._data[2] is _VALUES_NOT_READ:
+        self._data = pickle.loads(_block_raw(self))
+    _w3_read_values(self)
+
+
+W3LeafMatcher._read_data = _read_block_data
+W3LeafMatcher._read_values = _read_block_values
 
 
 class QueryError(ValueError):
@@ -836,13 +881,15 @@ def _top(
     s: Searcher, q: query.Query, limit: int, optimize: bool, postings: _PostingsCache
 ) -> tuple[list[tuple[str, float, int]], Callable[[], int]]:
     """The `limit` best hits as (doc_id, score, docnum), and how to count the documents
-    the matcher scored (Whoosh's count may run the matcher again). Without `optimize`, Whoosh's matcher rewriting and block skipping
-    are off: they cost time quadratic in the width of an OR (wide fuzzy and prefix
-    expansions) and save little there; such ORs of terms are scored with arrays."""
-    if not optimize:
-        got = _top_wide(s, q, limit, postings)
-        if got is not None:
-            return got
+    the matcher scored (Whoosh's count may run the matcher again). A term or an OR of
+    terms is scored with arrays over posting lists (`_top_arrays`: the posting lists
+    are read once per search, for the count as well, and Whoosh's matchers cost a
+    Python call per posting). Otherwise Whoosh's matchers; without `optimize` their
+    rewriting and block skipping are off: they cost time quadratic in the width of an
+    OR (wide fuzzy and prefix expansions) and save little there."""
+    got = _top_arrays(s, q, limit, postings)
+    if got is not None:
+        return got
     c = s.collector(limit=limit, optimize=optimize)
     if not optimize:
         c.replace = 0
@@ -1035,20 +1082,69 @@ def _field_lengths(reader: Any, fieldname: str) -> Any:
     return got
 
 
-def _wide_terms(q: query.Query) -> tuple[list[query.Term], query.Query | None] | None:
-    """The terms of `q` when it is an OR of more than MAX_OPTIMIZED_LEAVES terms (the
-    OR `_widen` matches with Whoosh's array matcher), possibly minus a NOT part."""
+def _term_terms(q: query.Query) -> tuple[list[query.Term], query.Query | None] | None:
+    """The terms of `q` when it is a term or an OR of terms, possibly minus a NOT part
+    (the queries `_top_arrays` scores)."""
     if isinstance(q, query.AndNot):
-        got = _wide_terms(q.a)
+        got = _term_terms(q.a)
         return (got[0], q.b) if got is not None and got[1] is None else None
+    if type(q) is query.Term:
+        return [q], None
     if (
         type(q) is query.Or
         and q.boost == 1.0
-        and len(q.subqueries) > MAX_OPTIMIZED_LEAVES
+        and q.subqueries
         and all(type(c) is query.Term for c in q.subqueries)
     ):
         return list(q.subqueries), None
     return None
+
+
+# Whoosh's `Or` matches with a tree of two-way unions on segments of more than this
+# many documents (or for two clauses), else with its array matcher.
+_OR_TREE_DOCS = 5000
+
+
+def _adds_in_order(terms: Sequence[query.Term], reader: Any) -> bool:
+    """Whether Whoosh adds up the scores of an OR of `terms` in one segment one term
+    after another, in query order (its array matcher: `_widen`'s wide ORs, and ORs of
+    more than two clauses on small segments), rather than by a tree of unions."""
+    n = len(terms)
+    if n > MAX_OPTIMIZED_LEAVES:
+        return True
+    return n >= query.Or.TOO_MANY_CLAUSES or (n != 2 and reader.doc_count_all() <= _OR_TREE_DOCS)
+
+
+class _Sum:
+    """Documents (ascending) and their scores; a node of the union tree `_tree_sum`
+    builds. Never ordered before another (as Whoosh's matchers compare when their tree
+    is built), so the tree depends on the weights alone."""
+
+    __slots__ = ("ids", "scores")
+
+    def __init__(self, ids: Any, scores: Any) -> None:
+        self.ids, self.scores = ids, scores
+
+    def __lt__(self, other: object) -> bool:
+        return False
+
+    @staticmethod
+    def union(a: _Sum, b: _Sum) -> _Sum:
+        """What Whoosh's `UnionMatcher` scores: a's score plus b's where both match,
+        else the one that matches (x + 0.0 is x exactly)."""
+        ids = np.union1d(a.ids, b.ids)
+        scores = np.zeros(len(ids), dtype=np.float64)
+        scores[np.searchsorted(ids, a.ids)] = a.scores
+        scores[np.searchsorted(ids, b.ids)] += b.scores
+        return _Sum(ids, scores)
+
+
+def _tree_sum(terms: Sequence[query.Term], parts: Sequence[_Sum], reader: Any) -> _Sum:
+    """The scores of an OR of `terms` (`parts`: each term's) added up as Whoosh's
+    `DefaultOr` adds them: a Huffman-like tree of unions weighted by each term's
+    document count in the segment, built by Whoosh's own function."""
+    weighted = [(t.estimate_size(reader), p) for t, p in zip(terms, parts, strict=True)]
+    return make_weighted_tree(_Sum.union, weighted)
 
 
 def _term_scores(sub_s: Searcher, seg: int, t: query.Term, postings: _PostingsCache) -> Any:
@@ -1077,14 +1173,40 @@ def _term_scores(sub_s: Searcher, seg: int, t: query.Term, postings: _PostingsCa
     return ids, scores
 
 
-def _top_wide(
+def _or_scores(
+    sub_s: Searcher, seg: int, terms: Sequence[query.Term], postings: _PostingsCache
+) -> tuple[Any, Any] | None:
+    """(documents ascending, scores) of an OR of `terms` in one segment, each score
+    what Whoosh's matcher of the OR gives the document; None for a scorer `_term_scores`
+    does not know."""
+    parts = []
+    for t in terms:
+        got = _term_scores(sub_s, seg, t, postings)
+        if got is None:
+            return None
+        parts.append(got)
+    if len(parts) == 1:
+        return parts[0]
+    reader = sub_s.reader()
+    if _adds_in_order(terms, reader):
+        acc = np.zeros(reader.doc_count_all(), dtype=np.float64)
+        for ids, scores in parts:
+            acc[ids] += scores
+        docs = np.flatnonzero(acc > 0)  # the array matcher's test of a match
+        return docs, acc[docs]
+    total = _tree_sum(terms, [_Sum(*p) for p in parts], reader)
+    return total.ids, total.scores
+
+
+def _top_arrays(
     s: Searcher, q: query.Query, limit: int, postings: _PostingsCache
 ) -> tuple[list[tuple[str, float, int]], Callable[[], int]] | None:
-    """`_top` for an OR of many terms (minus a NOT part): each term's scores added up
-    in a per-segment array, in the order Whoosh's array matcher adds them, and the
-    best `limit` taken as its collector would (higher score first, then lower
-    document number). None where the query has another shape."""
-    shape = _wide_terms(q)
+    """`_top` for a term or an OR of terms (minus a NOT part): each term's scores
+    computed over its posting list and added up per segment in the order Whoosh's
+    matcher adds them (`_adds_in_order`, `_tree_sum`), and the best `limit` taken as
+    its collector takes them (higher score first, then lower document number). None
+    where the query has another shape."""
+    shape = _term_terms(q)
     if shape is None:
         return None
     terms, minus = shape
@@ -1092,20 +1214,18 @@ def _top_wide(
     matched = 0
     for seg, (sub_s, offset) in enumerate(s.leaf_searchers()):
         reader = sub_s.reader()
-        acc = np.zeros(reader.doc_count_all(), dtype=np.float64)
-        for t in terms:
-            got = _term_scores(sub_s, seg, t, postings)
-            if got is None:
-                return None
-            acc[got[0]] += got[1]
-        if minus is not None:
+        got = _or_scores(sub_s, seg, terms, postings)
+        if got is None:
+            return None
+        docs, scores = got
+        if minus is not None and len(docs):
             excluded = _docmask(minus, reader, seg, postings)
             if excluded is None:
                 return None
-            acc[excluded] = 0.0
-        docs = np.flatnonzero(acc > 0)
+            keep = ~excluded[docs]
+            docs, scores = docs[keep], scores[keep]
         matched += len(docs)
-        scores, docs = _best(acc[docs], docs, limit)
+        scores, docs = _best(scores, docs, limit)
         best_scores.append(scores)
         best_docs.append(docs + offset)
     if not best_scores:

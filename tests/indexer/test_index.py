@@ -329,10 +329,10 @@ def test_wide_or_arrays_rank_and_count_like_whoosh_matchers(tmp_path: Path, fake
 
     with index.searcher(ix) as s:  # the cases do take the array path
         q = index._expand(index.parse(s, "hook*"), s, index.MAX_EXPANSION).normalize()
-        assert index._wide_terms(q) is not None
-        assert index._top_wide(s, q, 5, index._PostingsCache()) is not None
+        assert index._term_terms(q) is not None
+        assert index._top_arrays(s, q, 5, index._PostingsCache()) is not None
     arrays = run()
-    monkeypatch.setattr(index, "_top_wide", lambda *a: None)
+    monkeypatch.setattr(index, "_top_arrays", lambda *a: None)
     monkeypatch.setattr(index, "_docmask", lambda *a: None)
     matchers = run()
     assert [(r.total, r.hits) for r in arrays] == [(r.total, r.hits) for r in matchers]
@@ -361,3 +361,127 @@ def test_best_keeps_the_highest_scores_and_the_lowest_numbers_among_ties() -> No
             zip(scores.tolist(), docs.tolist(), strict=True), key=lambda sd: (-sd[0], sd[1])
         )[:k]
         assert list(zip(got_scores.tolist(), got_docs.tolist(), strict=True)) == want
+
+
+def test_posting_blocks_read_without_values_give_whoosh_ids_weights_and_values(
+    tmp_path: Path, fakes
+) -> None:
+    """A posting block read for its ids and weights alone (scoring, counting) gives
+    what unpickling the whole block gives; its positions are still read when asked."""
+    import pickle
+
+    ix, _ = _big_segment_index(tmp_path, fakes)
+    blocks = skipped = 0
+    with index.searcher(ix) as s:
+        for sub, _ in s.reader().leaf_readers():
+            for field in index.WORD_FIELDS:
+                for term in sub.lexicon(field):
+                    m = sub.postings(field, term)
+                    m = getattr(m, "child", m)  # a segment with deletions
+                    if type(m) is not index.W3LeafMatcher:
+                        continue  # inline
+                    while m.is_active():
+                        whole = pickle.loads(index._block_raw(m))
+                        m._read_data()
+                        assert m._data[:2] == whole[:2]
+                        skipped += m._data[2] is index._VALUES_NOT_READ
+                        m._read_values()
+                        got = m._values
+                        m._data, m._values = whole, None  # as Whoosh reads them
+                        index._w3_read_values(m)
+                        assert got == m._values
+                        blocks += 1
+                        m._next_block()
+    assert blocks > 50
+    assert skipped > 20  # the 1-best field's blocks did take the short read
+
+
+def _big_segment_index(tmp_path: Path, fakes):
+    """One segment of more than 5000 pages (Whoosh ORs them with a tree of unions)
+    and one small one (its array matcher), of words near "garden" with 1-best and
+    alternative readings of varied counts and page lengths (distinct scores)."""
+    near = sorted({"garden"[:i] + c + "garden"[i + 1 :] for i in range(6) for c in "aeiou"})
+    words = [w for w in near if w != "garden"][:18] + ["garden", "kew"]
+    words += ["seed", "seeds", "weed", "reed", "seen"]
+    rng = random.Random(5)
+    ix = index.create_index(tmp_path / "ix")
+    for size in (index._OR_TREE_DOCS + 200, 300):
+        w = index.open_writer(ix)
+        for n in range(size):
+            text = " ".join(
+                f"{rng.choice(words)}@0.6{{{rng.choice(words)}:{rng.choice([0.2, 0.3, 0.9])}}}"
+                for _ in range(rng.randint(1, 12))
+            )
+            entry = index.IndexEntry(
+                f"p{size}-{n}", "f.png", datetime.now(UTC), "m", [fakes.transcript(text, "m")]
+            )
+            index.add_document(w, entry, 0.05)
+        w.commit(merge=False)
+    return ix, words
+
+
+def test_term_and_or_scores_from_arrays_equal_whoosh_matchers_bit_for_bit(
+    tmp_path: Path, fakes
+) -> None:
+    """One term, or an OR of 2 to 16 terms (boosted, either field): each document's
+    score added up from arrays is exactly what Whoosh's OR matcher gives it on a
+    large segment (a tree of unions) and a small one (its array matcher)."""
+    from whoosh import matching, query
+
+    ix, words = _big_segment_index(tmp_path, fakes)
+    rng = random.Random(8)
+    cases = [[query.Term(index.TEXT, "garden")], [query.Term(index.ALT, "kew")]]
+    for width in (2, 2, 3, 5, 8, 13, 16, 16):
+        picked = rng.sample([*words, "absent"], width)
+        cases.append(
+            [
+                query.Term(rng.choice(index.WORD_FIELDS), t, boost=rng.choice([1.0, 0.4]))
+                for t in picked
+            ]
+        )
+    kinds = set()
+    with index.searcher(ix) as s:
+        leaves = s.leaf_searchers()
+        assert sorted(sub.doc_count_all() for sub, _ in leaves)[-1] > index._OR_TREE_DOCS
+        for terms in cases:
+            postings = index._PostingsCache()
+            q = terms[0] if len(terms) == 1 else query.Or(terms)
+            for seg, (sub_s, _) in enumerate(leaves):
+                m = q.matcher(sub_s, sub_s.context())
+                kinds.add(type(m))
+                want = []
+                while m.is_active():
+                    want.append((m.id(), m.score()))
+                    m.next()
+                docs, scores = index._or_scores(sub_s, seg, terms, postings)
+                assert list(zip(docs.tolist(), scores.tolist(), strict=True)) == want
+                assert len(want) > 10
+    assert {matching.UnionMatcher, matching.ArrayUnionMatcher} <= kinds
+
+
+def test_small_or_tiers_from_arrays_rank_and_count_like_whoosh_collectors(
+    tmp_path: Path, fakes, monkeypatch
+) -> None:
+    """Single words and fuzzy words with few near spellings (Whoosh's optimized
+    collector before) give the same hits, scores, order and totals from arrays."""
+    ix, _ = _big_segment_index(tmp_path, fakes)
+    cases = [("garden", False), ("kew", False), ("garden NOT kew", False), ("seed", True)]
+    cases += [("seex", True), ("seed NOT kew", True), ("garden OR kew", False)]
+    pages = [(10, 0), (7, 3), (50, 40), (3000, 0)]
+
+    def run():
+        with index.searcher(ix) as s:
+            return [
+                index.search(s, q, limit=lim, offset=off, fuzzy=f)
+                for q, f in cases
+                for lim, off in pages
+            ]
+
+    with index.searcher(ix) as s:  # fuzzy "seed" was on Whoosh's optimized path
+        full = index._fuzzify(index.parse(s, "seed"), s, 2, index.MAX_EXPANSION).normalize()
+        assert 4 < sum(1 for _ in full.leaves()) <= index.MAX_OPTIMIZED_LEAVES
+    arrays = run()
+    monkeypatch.setattr(index, "_top_arrays", lambda *a: None)
+    matchers = run()
+    assert [(r.total, r.hits) for r in arrays] == [(r.total, r.hits) for r in matchers]
+    assert all(r.total > 50 for r in arrays)
