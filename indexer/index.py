@@ -22,6 +22,7 @@ Swapping the engine should only touch this file (plus `analysis.analyzer`).
 from __future__ import annotations
 
 import bisect
+import copy
 import heapq
 import logging
 import pickle
@@ -45,13 +46,14 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 from whoosh import columns, fields, formats, index, query, scoring
 from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher, W3TermInfo, W3TermsReader
+from whoosh.filedb.filestore import FileStorage
 from whoosh.index import EmptyIndexError, LockError
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.qparser import AndGroup, MultifieldParser
 from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 from whoosh.system import pack_uint
-from whoosh.util import make_weighted_tree
+from whoosh.util import make_weighted_tree, random_name
 from whoosh.writing import IndexWriter, SegmentWriter
 
 from indexer.analysis import analyzer, tokens
@@ -392,7 +394,26 @@ def open_segment_writer(ix: index.Index, memory_mb: int = WRITER_MB) -> IndexWri
     `add_segments`. The lock holder must not commit while such a writer is open
     (a commit removes files no committed segment names).
     """
-    return _SegmentWriter(ix, _lk=False, limitmb=memory_mb, codec=_codec())
+    own = copy.copy(ix)
+    own.storage = _OwnTempStorage(ix.storage.folder, supports_mmap=ix.storage.supports_mmap)
+    return _SegmentWriter(own, _lk=False, limitmb=memory_mb, codec=_codec())
+
+
+class _OwnTempStorage(FileStorage):
+    """The index folder, with a scratch folder of this writer's own.
+
+    Whoosh names a writer's scratch folder after the index (``MAIN.tmp``; the writer's
+    postings pool and its column writer both use it) and removes it when the writer is
+    done, which is safe with one writer at a time; segment writers in several
+    processes would delete each other's files.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._suffix = random_name()
+
+    def temp_storage(self, name: str | None = None) -> FileStorage:
+        return super().temp_storage(f"{name or 'segment'}-{self._suffix}")
 
 
 def finish_segment(w: IndexWriter) -> Any | None:

@@ -271,6 +271,23 @@ def test_large_segments_sharing_one_term_list_expand_like_separate_lists(
     assert all(r.total > 0 for r in got[0])
 
 
+def test_segment_writers_open_together_keep_their_scratch_files_apart(
+    tmp_path: Path, fakes
+) -> None:
+    """Rebuild workers write segments of one index at the same time: one finishing
+    (and removing its scratch folder) must not take the other's files away."""
+    ix = index.create_index(tmp_path / "ix")
+    writers = [index.open_segment_writer(ix) for _ in range(2)]
+    for n, w in enumerate(writers):
+        page = fakes.transcript(f"kew garden{n}", "m")
+        index.add_document(w, index.IndexEntry(f"d{n}", "f.png", datetime.now(UTC), "m", [page]))
+    segments = [index.finish_segment(w) for w in writers]
+    with index.writer(ix) as w:
+        index.add_segments(w, segments)
+    assert index.doc_ids(ix) == {"d0", "d1"}
+    assert not [p.name for p in (tmp_path / "ix").iterdir() if p.is_dir()]  # no scratch left
+
+
 def _wide_index(tmp_path: Path, fakes):
     """Three segments (one with deletions) of pages drawn from 40 words sharing a
     prefix and 30 one-letter variants of "garden", with alternative readings, and
