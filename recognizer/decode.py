@@ -2,7 +2,8 @@
 
 Input is the network's softmax output for one line, ``probs``: T x C (frames x
 classes, class 0 = the CTC blank, class i = ``charset.chars[i - 1]``). Everything
-here is NumPy and works in log space.
+here is NumPy; the decoders work in log space, the exact word probabilities in the
+probability domain rescaled frame by frame.
 
 Decoders:
 - `greedy`: best path (argmax per frame, collapse repeats, drop blanks).
@@ -471,7 +472,7 @@ def sequence_prob(probs: np.ndarray, charset: CharsetLike, text: str) -> float:
 
     Characters outside the charset make the probability 0.
     """
-    p = np.exp(_log_probs(probs, charset))
+    p = _check_probs(probs, charset)
     return math.exp(float(_sequences_logp([p], charset.chars, [text])[0]))
 
 
