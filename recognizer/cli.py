@@ -67,6 +67,11 @@ def _register_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--height", type=int, help="override the input height (multiple of 8)")
     p.add_argument("--learning-rate", type=float, help="override the peak learning rate")
     p.add_argument("--synth-weight", type=float, help="weight of synthetic lines (0 = real only)")
+    p.add_argument(
+        "--lstm-units",
+        type=int,
+        help="override the LSTM width; with --init-from, widens the bundle's LSTM layers",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
     p.add_argument("--init-from", type=Path, metavar="BUNDLE", help="fine-tune from a bundle")
     p.add_argument(

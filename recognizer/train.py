@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from recognizer.charset import DEFAULT_CHARSET, Charset
+from recognizer.grow import GrowError, check_growable, grow_weights
 from recognizer.lineimage import normalize_line
 from recognizer.recipes import RECIPES, Recipe
 
@@ -612,7 +613,12 @@ def train(
     init_bundle = load_bundle(options.init_from) if options.init_from else None
     if init_bundle is not None:
         charset = init_bundle.charset
-        config = init_bundle.config
+        # The recipe may widen the LSTM layers of the bundle it starts from (recognizer.grow).
+        config = replace(init_bundle.config, **recipe.model)
+        try:
+            check_growable(init_bundle.config, config)
+        except GrowError as exc:
+            raise TrainError(f"cannot fine-tune {options.init_from}: {exc}") from None
         recipe = replace(recipe, height=config.height)
     else:
         config = recipe.model_config(charset)
@@ -689,8 +695,16 @@ def train(
     from recognizer.model import build_crnn, build_predictor, make_trainer
 
     crnn = build_crnn(config)
-    if init_bundle is not None:
+    if init_bundle is not None and init_bundle.config == config:
         crnn.load_weights(init_bundle.weights_path)
+    elif init_bundle is not None:
+        log.info(
+            "widening the LSTM layers of %s: %d -> %d units",
+            options.init_from,
+            init_bundle.config.lstm_units,
+            config.lstm_units,
+        )
+        grow_weights(init_bundle.build_model(), crnn, init_bundle.config, config, recipe.seed)
     trainer = make_trainer(crnn, ds_factor)
     total_steps = recipe.epochs * recipe.steps_per_epoch
     warmup = min(recipe.warmup_steps, max(1, total_steps // 5))
@@ -859,6 +873,8 @@ def run_cli(args: argparse.Namespace, settings: Any) -> int:
         }.items()
         if v is not None
     }
+    if args.lstm_units is not None:
+        overrides["model"] = {**recipe.model, "lstm_units": args.lstm_units}
     try:
         recipe = replace(recipe, **overrides)
         options = TrainOptions(

@@ -177,3 +177,22 @@ def test_real_lines_are_mixed_in_and_validated(tmp_path) -> None:
     assert {"cer_synth", "cer_real"} <= result.metrics.keys()
     sets = [m["set"] for m in load_bundle(result.bundle).meta["metrics"]]
     assert sets == ["synthetic-heldout-fonts", "real-val"]
+
+
+@pytest.mark.usefixtures("_fonts_are_not_checked")
+def test_fine_tuning_can_widen_the_lstm_but_not_change_other_layers(tmp_path) -> None:
+    tiny = replace(RECIPES["tiny"], epochs=1)
+    for sub in "abc":
+        (tmp_path / sub).mkdir()
+    first = train(_options(tmp_path / "a", recipe=tiny), synth_factory=factory)
+    wider = replace(tiny, model={**tiny.model, "lstm_units": 24})
+    opts = _options(tmp_path / "b", recipe=wider, init_from=first.bundle, version="0.2")
+    grown = load_bundle(train(opts, synth_factory=factory).bundle)
+    assert grown.config.lstm_units == 24
+    assert grown.config.filters == load_bundle(first.bundle).config.filters
+    assert grown.meta["training"]["data"]["init_from"] == str(first.bundle)
+
+    other = replace(tiny, model={**tiny.model, "proj_units": 32})
+    opts = _options(tmp_path / "c", recipe=other, init_from=first.bundle)
+    with pytest.raises(TrainError, match="proj_units"):
+        train(opts, synth_factory=factory)
