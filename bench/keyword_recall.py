@@ -84,7 +84,11 @@ def main() -> int:
         min_prob = load_settings(REPO / "config.yaml").index.alternative_min_prob
     lexicon = args.lexicon if args.decoder == "lexicon" else None
     rec = Recognizer.load(
-        args.bundle, decoder=args.decoder, alternatives=args.alternatives, lexicon=lexicon
+        args.bundle,
+        decoder=args.decoder,
+        alternatives=args.alternatives,
+        lexicon=lexicon,
+        capital_prior=load_settings(REPO / "config.yaml").model.capital_prior,
     )
     print(f"model {rec.version}, decoder {args.decoder}, alternatives >= {min_prob} indexed")
     images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p, _ in items]

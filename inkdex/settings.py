@@ -53,6 +53,18 @@ class ModelSettings(_Section):
     spell_correction: bool = Field(
         False, description="replace unlisted words by the nearest word of `lexicon`"
     )
+    capital_prior: tuple[float, float] = Field(
+        (0.0, 0.0),
+        description="lexicon decoder: log-probability of a capital at the start of a word "
+        "and inside one (<= 0; 0 = no preference)",
+    )
+
+    @field_validator("capital_prior")
+    @classmethod
+    def _log_probabilities(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if any(x > 0 for x in v):
+            raise ValueError("capital_prior holds log-probabilities, each <= 0")
+        return v
 
 
 class ApiSettings(_Section):

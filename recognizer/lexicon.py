@@ -11,6 +11,12 @@ lexicon also carries a unigram prior: the decoder adds
 ``prior_weight * log P(word)``, spread over the word's letters as they are read
 (``log P(prefix + c) - log P(prefix)``, where P(prefix) is the mass of the words
 starting with it), so a frequent word wins over a rare one with similar ink.
+
+A second, fixed prior concerns case: most words of running text are written in
+lower case, so a capital letter costs ``capital_logp[0]`` at the start of a word
+and ``capital_logp[1]`` inside one (log-probability increments); a capital the
+ink clearly shows is still read, an ambiguous ``c``/``C`` or ``w``/``W`` is read
+lower-case.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ DEFAULT_PRIOR_WEIGHT = 0.5
 _LIST_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 # Counts are word frequencies per this many words (so the rarest listed words still count >= 1).
 _COUNT_SCALE = 1e9
+# Log-probability added for a capital letter at the start of a word and inside a word.
+DEFAULT_CAPITAL_LOGP = (0.0, 0.0)
 
 
 class LexiconError(ValueError):
@@ -48,7 +56,12 @@ class LexiconError(ValueError):
 class Lexicon:
     """Words the lexicon decoder may write, with an optional frequency prior."""
 
-    def __init__(self, counts: dict[str, float], prior_weight: float | None = None) -> None:
+    def __init__(
+        self,
+        counts: dict[str, float],
+        prior_weight: float | None = None,
+        capital_logp: tuple[float, float] | None = None,
+    ) -> None:
         words = sorted(w for w, c in counts.items() if w and c > 0)
         if not words:
             raise LexiconError("the lexicon holds no words")
@@ -61,13 +74,21 @@ class Lexicon:
         if prior_weight < 0:
             raise LexiconError(f"prior_weight must be >= 0, got {prior_weight}")
         self.prior_weight = float(prior_weight)
+        if capital_logp is None:
+            capital_logp = DEFAULT_CAPITAL_LOGP
+        if not all(v <= 0 for v in capital_logp):
+            raise LexiconError(f"capital_logp holds log-probabilities (<= 0), got {capital_logp}")
+        self.capital_logp = (float(capital_logp[0]), float(capital_logp[1]))
         self._tables: dict[str, dict[str, tuple[np.ndarray, float]]] = {}
 
     # -- construction -------------------------------------------------------------------------
 
     @classmethod
     def from_words(
-        cls, words: Iterable[str | tuple[str, float]], prior_weight: float | None = None
+        cls,
+        words: Iterable[str | tuple[str, float]],
+        prior_weight: float | None = None,
+        capital_logp: tuple[float, float] | None = None,
     ) -> Lexicon:
         """Build from words, or from ``(word, count)`` pairs for a frequency prior.
 
@@ -85,10 +106,15 @@ class Lexicon:
             if not math.isfinite(count) or count < 0:
                 raise LexiconError(f"word count must be a non-negative number: {word!r} {count}")
             counts[word] = counts.get(word, 0.0) + count
-        return cls(counts, prior_weight)
+        return cls(counts, prior_weight, capital_logp)
 
     @classmethod
-    def from_file(cls, path: Path | str, prior_weight: float | None = None) -> Lexicon:
+    def from_file(
+        cls,
+        path: Path | str,
+        prior_weight: float | None = None,
+        capital_logp: tuple[float, float] | None = None,
+    ) -> Lexicon:
         """Read a UTF-8 word list: one ``word`` or ``word<TAB or spaces>count`` per line."""
         path = Path(path)
         try:
@@ -117,7 +143,7 @@ class Lexicon:
                 raise LexiconError(f"{path}:{n}: count must be a non-negative number")
             items.append((fields[0], count))
         try:
-            lexicon = cls.from_words(items, prior_weight)
+            lexicon = cls.from_words(items, prior_weight, capital_logp)
         except LexiconError as exc:
             raise LexiconError(f"{path}: {exc}") from None
         log.info(
@@ -202,6 +228,7 @@ class Lexicon:
             if ids is not None:
                 child[ids] = weight * (self._log_mass(i, j) - here) if weight else 0.0
             i = j
+        child[_capital_classes(chars)] += self.capital_logp[0 if depth == 0 else 1]
         if prefix == "":
             leave = 0.0
         elif self.is_word(prefix):
@@ -213,6 +240,16 @@ class Lexicon:
 
 
 _CLASS_CACHE: dict[str, dict[str, np.ndarray]] = {}
+_CAPITAL_CACHE: dict[str, np.ndarray] = {}
+
+
+def _capital_classes(chars: str) -> np.ndarray:
+    """Class ids (1-based) of the characters that are capital letters."""
+    hit = _CAPITAL_CACHE.get(chars)
+    if hit is None:
+        hit = np.array([k for k, ch in enumerate(chars, start=1) if ch != ch.lower()], dtype=int)
+        _CAPITAL_CACHE[chars] = hit
+    return hit
 
 
 def _classes_by_lower(chars: str) -> dict[str, np.ndarray]:

@@ -162,6 +162,7 @@ class Recognizer:
         lexicon: Path | None = None,
         batch_size: int = 32,
         spell_correction: bool = False,
+        capital_prior: tuple[float, float] | None = None,
     ) -> Recognizer:
         """Load the bundle at `bundle_dir` (raises `BundleError` when it is missing or bad)."""
         t0 = time.monotonic()
@@ -171,7 +172,7 @@ class Recognizer:
             from recognizer.lexicon import Lexicon, LexiconError
 
             try:
-                lex = Lexicon.from_file(Path(lexicon))
+                lex = Lexicon.from_file(Path(lexicon), capital_logp=capital_prior)
             except (LexiconError, OSError) as exc:
                 hint = (
                     "; `inkdex lexicon` writes the English word list"
@@ -339,6 +340,7 @@ def load_recognizer(model_settings: Any, bundle: Path | None = None) -> Recogniz
         lexicon=model_settings.lexicon,
         batch_size=model_settings.batch_size,
         spell_correction=model_settings.spell_correction,
+        capital_prior=model_settings.capital_prior,
     )
 
 

@@ -201,6 +201,27 @@ def test_lexicon_matching_ignores_case_and_keeps_the_written_case() -> None:
     assert lexicon_beam_search(probs, DEFAULT_CHARSET, lex)[0].text == "The Cat"
 
 
+def test_capital_prior_reads_ambiguous_capitals_lower_case_and_keeps_clear_ones() -> None:
+    # "c" or "C", "w" or "W": the ink is ambiguous, the capital slightly more likely.
+    frames = [{}, {"C": 0.5, "c": 0.4}, {}, {"a": 0.95}, {}, {"t": 0.95}, {}, {" ": 0.95}, {}]
+    frames += [{"W": 0.5, "w": 0.4}, {}, {"A": 0.5, "a": 0.45}, {}, {"s": 0.95}, {}]
+    probs = probs_from(frames)
+    words = ["cat", "was"]
+    plain = Lexicon.from_words(words, capital_logp=(0.0, 0.0))
+    assert lexicon_beam_search(probs, DEFAULT_CHARSET, plain)[0].text == "Cat WAs"
+    cased = Lexicon.from_words(words, capital_logp=(-1.0, -2.0))
+    assert lexicon_beam_search(probs, DEFAULT_CHARSET, cased)[0].text == "cat was"
+    # A capital the ink shows clearly stays, at the start of a word and inside one.
+    frames[1] = {"C": 0.9, "c": 0.05}
+    frames[11] = {"A": 0.93, "a": 0.02}
+    # (the W stays ambiguous, so lower case)
+    assert lexicon_beam_search(probs_from(frames), DEFAULT_CHARSET, cased)[0].text == "Cat wAs"
+    from recognizer.lexicon import LexiconError
+
+    with pytest.raises(LexiconError, match="log-probabilities"):
+        Lexicon.from_words(words, capital_logp=(0.5, 0.0))
+
+
 def test_lexicon_apostrophe_can_be_inside_a_word_or_a_quote_around_one() -> None:
     lex = Lexicon.from_words(["don't", "go", "don"])
     for text in ("don't go", "'go'", "don' go"):

@@ -194,3 +194,16 @@ def test_spelling_correction_with_the_shipped_bundle_writes_listed_words() -> No
     for w in line.words:
         core = w.text.strip(".,;:!?()'\"").lower()
         assert len(core) < 3 or core in lexicon or not core.isalpha(), w.text
+
+
+def test_capital_prior_setting_reaches_the_lexicon_decoder() -> None:
+    """`model.capital_prior` from the settings is what the loaded recognizer's lexicon uses."""
+    settings = load_settings(REPO / "config.yaml")
+    m = settings.model
+    if not (m.bundle / "model.yaml").is_file() or m.lexicon is None or not m.lexicon.is_file():
+        pytest.skip("no trained bundle or word list (make test writes the word list)")
+    from recognizer.recognize import load_recognizer
+
+    rec = load_recognizer(m.model_copy(update={"capital_prior": (-1.0, -2.5)}))
+    assert rec.lexicon.capital_logp == (-1.0, -2.5)
+    assert load_recognizer(m).lexicon.capital_logp == (0.0, 0.0)
