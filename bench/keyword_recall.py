@@ -5,7 +5,8 @@ document, twice: with the 1-best text only, and with the recognizer's alternativ
 (those at or above `index.alternative_min_prob`). Then every word of 4 or more
 letters of each line's ground truth is searched for; a query scores when its line
 is among the top 10 hits. Prints recall for both indexes (and for fuzzy search on
-top of alternatives).
+top of alternatives), and the precision of the hits returned: the share of them
+whose line's ground truth holds the searched word.
 
 Default set: `../shared/eval/real-lines` (evaluation only). Other `labels.tsv`
 files (`image<TAB>text`, paths relative to the file) can be given with --labels,
@@ -109,6 +110,7 @@ def main() -> int:
         indexes[name] = ix
 
     queries = []
+    truth = [set(tokens(text)) for _, text in items]
     for i, (_, text) in enumerate(items):
         for term in dict.fromkeys(tokens(text)):
             if sum(ch.isalpha() for ch in term) >= 4:
@@ -121,12 +123,17 @@ def main() -> int:
     ]
     for label, fuzzy in configs:
         ix = indexes["with alternatives" if label.startswith("with") else "1-best only"]
-        found = 0
+        found = returned = right = 0
         with index.searcher(ix) as s:
             for term, doc in queries:
                 hits = index.search(s, term, limit=TOP, fuzzy=fuzzy).hits
                 found += any(d == doc for d, _ in hits)
-        print(f"{label:28s} recall {found / max(1, len(queries)):.1%} ({found}/{len(queries)})")
+                returned += len(hits)
+                right += sum(term in truth[int(d)] for d, _ in hits)
+        print(
+            f"{label:28s} recall {found / max(1, len(queries)):.1%} ({found}/{len(queries)})"
+            f"   precision {right / max(1, returned):.1%} ({right}/{returned} hits)"
+        )
     return 0
 
 
