@@ -68,6 +68,11 @@ def _register_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--learning-rate", type=float, help="override the peak learning rate")
     p.add_argument("--synth-weight", type=float, help="weight of synthetic lines (0 = real only)")
     p.add_argument(
+        "--synth-augment",
+        type=float,
+        help="strength of the synthetic lines' distortions, 0-1 (default: the recipe's, 1.0)",
+    )
+    p.add_argument(
         "--lstm-units",
         type=int,
         help="override the LSTM width; with --init-from, widens the bundle's LSTM layers",

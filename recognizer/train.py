@@ -870,6 +870,7 @@ def run_cli(args: argparse.Namespace, settings: Any) -> int:
             "height": args.height,
             "learning_rate": args.learning_rate,
             "synth_weight": args.synth_weight,
+            "synth_augment": args.synth_augment,
         }.items()
         if v is not None
     }

@@ -196,3 +196,24 @@ def test_fine_tuning_can_widen_the_lstm_but_not_change_other_layers(tmp_path) ->
     opts = _options(tmp_path / "c", recipe=other, init_from=first.bundle)
     with pytest.raises(TrainError, match="proj_units"):
         train(opts, synth_factory=factory)
+
+
+def test_cli_overrides_reach_the_recipe(monkeypatch, tmp_path) -> None:
+    import recognizer.train as train_mod
+    from inkdex.cli import build_parser
+    from inkdex.settings import Settings
+
+    seen = {}
+
+    def fake_train(options):
+        seen["recipe"] = options.recipe
+        return train_mod.TrainResult(None, tmp_path, 0, 0, {})
+
+    monkeypatch.setattr(train_mod, "train", fake_train)
+    args = build_parser().parse_args(
+        ["train", "--synth-augment", "0.5", "--lstm-units", "160", "--epochs", "3"]
+    )
+    assert train_mod.run_cli(args, Settings()) == 0
+    recipe = seen["recipe"]
+    assert (recipe.synth_augment, recipe.model["lstm_units"], recipe.epochs) == (0.5, 160, 3)
+    assert recipe.real_augment == RECIPES["default"].real_augment
