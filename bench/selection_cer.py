@@ -1,0 +1,123 @@
+"""The training runs' selection figure for any bundle, and held-out synthetic CER per font.
+
+Greedy CER on the held-out-font synthetic lines and on the Hooker val sample exactly as
+`inkdex train` builds them for validation (same font split, seeds and sample), and their
+mean, which is what checkpoints and bundles are chosen on. `A+B` averages the weights of
+bundles of one architecture (a "model soup"). `--per-font` lists the synthetic CER of each
+held-out font on `--synth-lines` lines.
+
+    .venv/bin/python bench/selection_cer.py BUNDLE [BUNDLE | A+B ...] [--per-font] [--synth-lines 256]
+
+Needs the font cache (`make fonts`) and ../shared/data/hooker-lines (skipped without them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from inkdex.settings import load_settings  # noqa: E402
+
+HOOKER_VAL = REPO.parent / "shared" / "data" / "hooker-lines" / "val.tsv"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("bundles", nargs="+", help="bundle folders; A+B averages their weights")
+    ap.add_argument("--per-font", action="store_true", help="synthetic CER of each held-out font")
+    ap.add_argument("--synth-lines", type=int, help="held-out synthetic lines (default: 256)")
+    args = ap.parse_args()
+    if not HOOKER_VAL.is_file():
+        print(f"skipped: {HOOKER_VAL} not present")
+        return 0
+
+    import cv2
+    from rapidfuzz.distance import Levenshtein
+
+    from recognizer import train as tr
+    from recognizer.bundle import load_bundle
+    from recognizer.lineimage import normalize_line
+    from recognizer.model import build_predictor
+
+    settings = load_settings(REPO / "config.yaml")
+    recipe = tr.RECIPES["default"]
+    options = tr.TrainOptions(
+        recipe=recipe, font_dirs=(settings.synth.font_cache, *settings.synth.font_dirs)
+    )
+    try:
+        _, held = tr._fonts(options, recipe)
+    except tr.TrainError as exc:
+        print(f"skipped: {exc}")
+        return 0
+    first = load_bundle(Path(args.bundles[0].split("+")[0]))
+    charset, ds = first.charset, first.config.downsample
+    sampler = tr._Sampler(
+        tr._SamplerConfig(
+            charset=charset,
+            height=recipe.height,
+            min_width=4 * ds,
+            max_width=10**9,
+            downsample=ds,
+            synth_fonts=tuple(held),
+            synth_seed=recipe.seed + 7919,  # as inkdex train's validation lines
+            synth_augment=recipe.synth_augment,
+            real_augment=recipe.real_augment,
+            real=(),
+            synth_factory=tr.default_synth_factory,
+        )
+    )
+    images, texts, fonts = [], [], []
+    for i in range(args.synth_lines or recipe.val_synth_lines):
+        got = sampler(tr._Task(-1, i, i))
+        if got is not None:
+            images.append(got[0])
+            texts.append(got[2])
+            fonts.append(sampler._last[1].font)
+    synth = tr.ValSet("synth", tuple(images), tuple(texts))
+    lines = tr.usable_lines(tr.load_labeled(HOOKER_VAL), charset)
+    pick = sorted(
+        np.random.default_rng(recipe.seed).choice(len(lines), recipe.val_real_lines, replace=False)
+    )
+    lines = [lines[i] for i in pick]
+    real = tr.ValSet(
+        "real",
+        tuple(normalize_line(cv2.imread(str(x.path), 0), recipe.height, 4 * ds) for x in lines),
+        tuple(x.text for x in lines),
+    )
+    print(f"{len(synth.texts)} held-out synthetic lines, {len(real.texts)} Hooker val lines")
+
+    for spec in args.bundles:
+        models = [load_bundle(Path(p)).build_model() for p in spec.split("+")]
+        model = models[0]
+        if len(models) > 1:
+            weights = [m.get_weights() for m in models]
+            model.set_weights([np.mean(ws, axis=0) for ws in zip(*weights, strict=True)])
+        predictor = build_predictor(model)
+        cs = tr.evaluate_set(predictor, synth, charset, ds)["cer"]
+        cr = tr.evaluate_set(predictor, real, charset, ds)["cer"]
+        print(f"{spec}: synthetic {cs:.4f}  Hooker val {cr:.4f}  mean {(cs + cr) / 2:.4f}")
+        if args.per_font:
+            hyps = tr.predict_texts(predictor, synth.images, charset, ds)
+            errors: dict[str, int] = defaultdict(int)
+            chars: dict[str, int] = defaultdict(int)
+            for ref, hyp, font in zip(synth.texts, hyps, fonts, strict=True):
+                errors[font] += Levenshtein.distance(ref, hyp)
+                chars[font] += len(ref)
+            total = sum(errors.values()) or 1
+            for font in sorted(chars, key=lambda f: -errors[f] / chars[f]):
+                print(
+                    f"  {errors[font] / chars[font]:6.1%}  {chars[font]:6d} chars  "
+                    f"{errors[font] / total:5.1%} of the errors  {font}"
+                )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
