@@ -49,7 +49,8 @@ def read_labels(path: Path) -> list[tuple[Path, str]]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    model = load_settings(REPO / "config.yaml").model
+    settings = load_settings(REPO / "config.yaml")
+    model = settings.model
     ap.add_argument("--bundle", type=Path, default=model.bundle)
     ap.add_argument(
         "--labels",
@@ -82,14 +83,14 @@ def main() -> int:
 
     min_prob = args.min_prob
     if min_prob is None:
-        min_prob = load_settings(REPO / "config.yaml").index.alternative_min_prob
+        min_prob = settings.index.alternative_min_prob
     lexicon = args.lexicon if args.decoder == "lexicon" else None
     rec = Recognizer.load(
         args.bundle,
         decoder=args.decoder,
         alternatives=args.alternatives,
         lexicon=lexicon,
-        capital_prior=load_settings(REPO / "config.yaml").model.capital_prior,
+        capital_prior=model.capital_prior,
     )
     print(f"model {rec.version}, decoder {args.decoder}, alternatives >= {min_prob} indexed")
     images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p, _ in items]

@@ -38,12 +38,10 @@ def main() -> int:
         print(f"skipped: {HOOKER_VAL} not present")
         return 0
 
-    import cv2
     from rapidfuzz.distance import Levenshtein
 
     from recognizer import train as tr
     from recognizer.bundle import load_bundle
-    from recognizer.lineimage import normalize_line
     from recognizer.model import build_predictor
 
     settings = load_settings(REPO / "config.yaml")
@@ -52,44 +50,14 @@ def main() -> int:
         recipe=recipe, font_dirs=(settings.synth.font_cache, *settings.synth.font_dirs)
     )
     try:
-        _, held = tr._fonts(options, recipe)
+        _, held = tr.training_fonts(options, recipe)
     except tr.TrainError as exc:
         print(f"skipped: {exc}")
         return 0
     first = load_bundle(Path(args.bundles[0].split("+")[0]))
     charset, ds = first.charset, first.config.downsample
-    sampler = tr._Sampler(
-        tr._SamplerConfig(
-            charset=charset,
-            height=recipe.height,
-            min_width=4 * ds,
-            max_width=10**9,
-            downsample=ds,
-            synth_fonts=tuple(held),
-            synth_seed=recipe.seed + 7919,  # as inkdex train's validation lines
-            synth_augment=recipe.synth_augment,
-            real_augment=recipe.real_augment,
-            real=(),
-            synth_factory=tr.default_synth_factory,
-        )
-    )
-    images, texts, fonts = [], [], []
-    for i in range(args.synth_lines or recipe.val_synth_lines):
-        got = sampler(tr._Task(-1, i, i))
-        if got is not None:
-            images.append(got[0])
-            texts.append(got[2])
-            fonts.append(sampler._last[1].font)
-    synth = tr.ValSet("synth", tuple(images), tuple(texts))
-    lines = tr.usable_lines(tr.load_labeled(HOOKER_VAL), charset)
-    pick = sorted(
-        np.random.default_rng(recipe.seed).choice(len(lines), recipe.val_real_lines, replace=False)
-    )
-    lines = [lines[i] for i in pick]
-    real = tr.ValSet(
-        "real",
-        tuple(normalize_line(cv2.imread(str(x.path), 0), recipe.height, 4 * ds) for x in lines),
-        tuple(x.text for x in lines),
+    synth, real = tr.validation_sets(
+        recipe, charset, ds, held, HOOKER_VAL, synth_lines=args.synth_lines
     )
     print(f"{len(synth.texts)} held-out synthetic lines, {len(real.texts)} Hooker val lines")
 
@@ -107,7 +75,7 @@ def main() -> int:
             hyps = tr.predict_texts(predictor, synth.images, charset, ds)
             errors: dict[str, int] = defaultdict(int)
             chars: dict[str, int] = defaultdict(int)
-            for ref, hyp, font in zip(synth.texts, hyps, fonts, strict=True):
+            for ref, hyp, font in zip(synth.texts, hyps, synth.fonts, strict=True):
                 errors[font] += Levenshtein.distance(ref, hyp)
                 chars[font] += len(ref)
             total = sum(errors.values()) or 1

@@ -396,6 +396,65 @@ class ValSet:
     name: str
     images: tuple[np.ndarray, ...]
     texts: tuple[str, ...]
+    fonts: tuple[str, ...] = ()  # font file of each synthetic line (empty for real lines)
+
+
+def validation_sets(
+    recipe: Recipe,
+    charset: Charset,
+    downsample: int,
+    held_fonts: Sequence[Path],
+    val_real: Path | None,
+    synth_factory: SynthFactory | None = default_synth_factory,
+    synth_lines: int | None = None,
+) -> list[ValSet]:
+    """The validation sets of a run: held-out-font synthetic lines, then a real-line sample.
+
+    Deterministic for a recipe, so bundles can be compared on exactly the lines their
+    checkpoints were chosen on (`bench/selection_cer.py`). No synthetic set without
+    `held_fonts` or a factory, no real set without `val_real`.
+    """
+    min_width = 4 * downsample
+    sets: list[ValSet] = []
+    if held_fonts and synth_factory is not None:
+        cfg = _SamplerConfig(
+            charset=charset,
+            height=recipe.height,
+            min_width=min_width,
+            max_width=10**9,
+            downsample=downsample,
+            synth_fonts=tuple(held_fonts),
+            synth_seed=recipe.seed + 7919,
+            synth_augment=recipe.synth_augment,
+            real_augment=recipe.real_augment,
+            real=(),
+            synth_factory=synth_factory,
+        )
+        vs = _Sampler(cfg)
+        images, texts, fonts = [], [], []
+        for i in range(recipe.val_synth_lines if synth_lines is None else synth_lines):
+            got = vs(_Task(-1, i, i))
+            if got is not None:
+                images.append(got[0])
+                texts.append(got[2])
+                fonts.append(str(getattr(vs._last[1], "font", "")) if vs._last else "")
+        sets.append(ValSet("synth", tuple(images), tuple(texts), tuple(fonts)))
+    if val_real is not None:
+        lines = usable_lines(load_labeled(val_real), charset)
+        rng = np.random.default_rng(recipe.seed)
+        if len(lines) > recipe.val_real_lines:
+            pick = sorted(rng.choice(len(lines), recipe.val_real_lines, replace=False))
+            lines = [lines[i] for i in pick]
+        images, texts = [], []
+        for line in lines:
+            g = cv2.imread(str(line.path), cv2.IMREAD_GRAYSCALE)
+            if g is None:
+                log.warning("cannot read %s; left out of validation", line.path)
+                continue
+            images.append(normalize_line(g, recipe.height, min_width))
+            texts.append(line.text)
+        sets.append(ValSet("real", tuple(images), tuple(texts)))
+    return sets
 
 
 def greedy_texts(probs: np.ndarray, frames: Sequence[int], charset: Charset) -> list[str]:
@@ -560,7 +619,8 @@ def _hardware() -> str:
     return f"{where}; keras {keras.__version__} on {backend}"
 
 
-def _fonts(options: TrainOptions, recipe: Recipe) -> tuple[list[Path], list[Path]]:
+def training_fonts(options: TrainOptions, recipe: Recipe) -> tuple[list[Path], list[Path]]:
+    """The font files a run renders with, split into training and held-out families."""
     from recognizer.fonts import discover_fonts, split_fonts
 
     fonts: list[Path] = []
@@ -631,7 +691,7 @@ def train(
     train_fonts: list[Path] = []
     held_fonts: list[Path] = []
     if synth_weight > 0:
-        train_fonts, held_fonts = _fonts(options, recipe)
+        train_fonts, held_fonts = training_fonts(options, recipe)
         log.info("fonts: %d for training, %d held out", len(train_fonts), len(held_fonts))
     real_sets = []
     for rs in options.real:
@@ -659,34 +719,14 @@ def train(
     )
     workers = options.workers if options.workers >= 0 else max(1, (os.cpu_count() or 2) - 1)
 
-    val_sets: list[ValSet] = []
-    if synth_weight > 0:
-        val_cfg = replace(
-            sampler_cfg,
-            synth_fonts=tuple(held_fonts),
-            synth_seed=recipe.seed + 7919,
-            real=(),
-            max_width=10**9,
-        )
-        vs = _Sampler(val_cfg)
-        got = [vs(_Task(-1, i, i)) for i in range(recipe.val_synth_lines)]
-        got = [g for g in got if g is not None]
-        val_sets.append(ValSet("synth", tuple(g[0] for g in got), tuple(g[2] for g in got)))
-    if options.val_real is not None:
-        lines = usable_lines(load_labeled(options.val_real), charset)
-        rng = np.random.default_rng(recipe.seed)
-        if len(lines) > recipe.val_real_lines:
-            pick = sorted(rng.choice(len(lines), recipe.val_real_lines, replace=False))
-            lines = [lines[i] for i in pick]
-        images, texts = [], []
-        for line in lines:
-            g = cv2.imread(str(line.path), cv2.IMREAD_GRAYSCALE)
-            if g is None:
-                log.warning("cannot read %s; left out of validation", line.path)
-                continue
-            images.append(normalize_line(g, recipe.height, min_width))
-            texts.append(line.text)
-        val_sets.append(ValSet("real", tuple(images), tuple(texts)))
+    val_sets = validation_sets(
+        recipe,
+        charset,
+        ds_factor,
+        held_fonts,
+        options.val_real,
+        synth_factory if synth_weight > 0 else None,
+    )
     if not val_sets:
         raise TrainError("no validation set: keep synthetic lines on or pass --val-real TSV")
     monitor = "val_cer"  # mean over the validation sets

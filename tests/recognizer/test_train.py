@@ -217,3 +217,26 @@ def test_cli_overrides_reach_the_recipe(monkeypatch, tmp_path) -> None:
     recipe = seen["recipe"]
     assert (recipe.synth_augment, recipe.model["lstm_units"], recipe.epochs) == (0.5, 160, 3)
     assert recipe.real_augment == RECIPES["default"].real_augment
+
+
+def test_validation_sets_are_the_same_lines_every_time(tmp_path) -> None:
+    import cv2
+
+    from recognizer.train import validation_sets
+
+    rows = []
+    for i, text in enumerate(["red fox", "blue dog", "old cat"]):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), PillowSynth(()).render(text))
+        rows.append(f"{i}.png\t{text}")
+    (tmp_path / "labels.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    recipe = replace(RECIPES["tiny"], val_real_lines=2)
+    held = [tmp_path / "a.ttf"]
+    args = (recipe, DEFAULT_CHARSET, 4, held, tmp_path / "labels.tsv", factory)
+    synth, real = validation_sets(*args, synth_lines=5)
+    again = validation_sets(*args, synth_lines=5)
+    assert [s.name for s in again] == ["synth", "real"]
+    assert len(synth.texts) == len(synth.fonts) == 5
+    assert synth.texts == again[0].texts and real.texts == again[1].texts
+    assert len(real.texts) == 2 and set(real.texts) <= {"red fox", "blue dog", "old cat"}
+    assert all(img.shape[0] == recipe.height for img in real.images)
+    assert validation_sets(recipe, DEFAULT_CHARSET, 4, [], None) == []
