@@ -220,8 +220,13 @@ def model_card(meta: dict[str, Any], charset: Charset) -> str:
     lines = [
         f"# {meta['name']} {meta['version']}",
         "",
-        "Handwritten text-line recognizer for inkdex: a CRNN (convolutions, "
-        f"{arch['lstm_layers']} bidirectional LSTM layers of {arch['lstm_units']} units) "
+        "Handwritten text-line recognizer for inkdex: a CRNN (convolutions"
+        + (
+            f", {arch['res_blocks']} residual block{'s' * (arch['res_blocks'] > 1)}"
+            if arch.get("res_blocks")
+            else ""
+        )
+        + f", {arch['lstm_layers']} bidirectional LSTM layers of {arch['lstm_units']} units) "
         "trained with CTC.",
         "",
         "## Input and output",

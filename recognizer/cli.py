@@ -77,6 +77,12 @@ def _register_train(sub: argparse._SubParsersAction) -> None:
         type=int,
         help="override the LSTM width; with --init-from, widens the bundle's LSTM layers",
     )
+    p.add_argument(
+        "--res-blocks",
+        type=int,
+        help="residual blocks after the CNN (default 0); with --init-from, adds them to the "
+        "bundle's network",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
     p.add_argument("--init-from", type=Path, metavar="BUNDLE", help="fine-tune from a bundle")
     p.add_argument(

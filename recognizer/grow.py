@@ -1,4 +1,4 @@
-"""Widen a trained CRNN's LSTM layers without changing what it computes.
+"""Widen a trained CRNN's LSTM layers, or deepen its CNN, without changing what it computes.
 
 Fine-tuning a larger network from a trained smaller one keeps what the small one has
 learnt: every weight of the small model is copied to the same place in the large one,
@@ -11,6 +11,10 @@ until training gives the new units' outgoing weights a value.
 Keras stores an LSTM's gates side by side (input, forget, cell, output; ``4 x units``
 columns), and a bidirectional layer's output is the forward units then the backward
 ones; the copies below map old positions to new ones in both.
+
+Residual blocks added to the CNN (`ModelConfig.res_blocks`) need no copying: each
+block's last BatchNorm starts at zero scale, so a new block adds zero to its input
+and the next layer sees what it saw before.
 """
 
 from __future__ import annotations
@@ -27,20 +31,26 @@ _GATES = 4
 _NEW_SCALE = 0.5
 
 
+_GROWABLE = ("lstm_units", "res_blocks")
+
+
 class GrowError(ValueError):
-    """The two architectures differ in more than the LSTM width (or the new one is smaller)."""
+    """The two architectures differ in more than LSTM width and residual blocks, or shrink."""
 
 
 def check_growable(small: ModelConfig, large: ModelConfig) -> None:
-    """Raise GrowError unless `large` is `small` with wider LSTM layers (or the same)."""
-    same = small.to_dict() | {"lstm_units": large.lstm_units}
+    """Raise GrowError unless `large` is `small` with wider LSTMs and/or more residual blocks."""
+    same = small.to_dict() | {k: getattr(large, k) for k in _GROWABLE}
     if same != large.to_dict():
         diff = sorted(k for k, v in large.to_dict().items() if same.get(k) != v)
-        raise GrowError(f"only lstm_units may differ when widening a model; also differ: {diff}")
-    if large.lstm_units < small.lstm_units:
         raise GrowError(
-            f"cannot shrink the LSTM layers ({small.lstm_units} -> {large.lstm_units} units)"
+            f"only {' and '.join(_GROWABLE)} may differ when growing a model; also differ: {diff}"
         )
+    for key in _GROWABLE:
+        if getattr(large, key) < getattr(small, key):
+            raise GrowError(
+                f"cannot shrink a model ({key} {getattr(small, key)} -> {getattr(large, key)})"
+            )
 
 
 def _old_rows(old: int, new: int) -> np.ndarray:
@@ -93,13 +103,17 @@ def grow_weights(
     """Copy a trained `small` CRNN into `large` (built from `large_config`), in place.
 
     Layers whose weights have the same shapes are copied as they are; the
-    bidirectional LSTMs and the logits layer are widened as the module docstring says.
+    bidirectional LSTMs and the logits layer are widened, and added residual blocks
+    keep their initial weights, as the module docstring says.
     """
     check_growable(small_config, large_config)
     old, new = small_config.lstm_units, large_config.lstm_units
     rng = np.random.default_rng(seed)
     prev_rows: np.ndarray | None = None  # how the previous layer's outputs moved
+    small_names = {layer.name for layer in small.layers}
     for layer in large.layers:
+        if layer.name not in small_names:
+            continue  # an added residual block
         src = small.get_layer(layer.name).get_weights()
         if not src:
             continue

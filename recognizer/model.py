@@ -37,6 +37,10 @@ class ModelConfig:
     # crnn-v1: full 3x3 conv at half resolution, then 2x2 max-pool.
     # crnn-v2: that conv strided instead (a quarter of the work; faster on CPU).
     arch: str = "crnn-v1"
+    # Residual blocks (two separable 3x3 convs each) after the last conv stage, at
+    # H/16 x W/4. Each block's last BatchNorm starts at zero scale, so adding blocks to a
+    # trained model leaves its outputs unchanged until training moves them.
+    res_blocks: int = 0
 
     def __post_init__(self) -> None:
         if self.height % 8 != 0 or self.height < 16:
@@ -48,6 +52,8 @@ class ModelConfig:
         if len(self.filters) != 4:
             raise ValueError(f"filters needs 4 stages, got {self.filters}")
         object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
+        if self.res_blocks < 0:
+            raise ValueError(f"res_blocks must be >= 0, got {self.res_blocks}")
 
     @property
     def downsample(self) -> int:
@@ -111,6 +117,16 @@ def build_crnn(config: ModelConfig) -> Any:
     x = layers.SeparableConv2D(f4, 3, padding="same", use_bias=False, name="conv4")(x)
     x = bn_relu(x, "conv4")
     x = layers.MaxPooling2D((2, 1), padding="same", name="pool4")(x)  # B x H/16 x W/4 x f4
+    for i in range(config.res_blocks):
+        name = f"res{i + 1}"
+        y = layers.SeparableConv2D(f4, 3, padding="same", use_bias=False, name=f"{name}_a")(x)
+        y = bn_relu(y, f"{name}_a")
+        y = layers.SeparableConv2D(f4, 3, padding="same", use_bias=False, name=f"{name}_b")(y)
+        y = layers.BatchNormalization(  # zero scale: the block starts as the identity
+            momentum=config.bn_momentum, gamma_initializer="zeros", name=f"{name}_b_bn"
+        )(y)
+        x = layers.ReLU(name=f"{name}_relu")(layers.Add(name=f"{name}_add")([x, y]))
+        # B x H/16 x W/4 x f4
 
     # Columns become time steps: B x T x (H/16 * f4).
     x = layers.Permute((2, 1, 3), name="to_time")(x)  # B x T x H/16 x f4

@@ -673,7 +673,8 @@ def train(
     init_bundle = load_bundle(options.init_from) if options.init_from else None
     if init_bundle is not None:
         charset = init_bundle.charset
-        # The recipe may widen the LSTM layers of the bundle it starts from (recognizer.grow).
+        # The recipe may widen the LSTM layers of the bundle it starts from or add
+        # residual blocks to it (recognizer.grow).
         config = replace(init_bundle.config, **recipe.model)
         try:
             check_growable(init_bundle.config, config)
@@ -739,10 +740,12 @@ def train(
         crnn.load_weights(init_bundle.weights_path)
     elif init_bundle is not None:
         log.info(
-            "widening the LSTM layers of %s: %d -> %d units",
+            "growing %s: LSTM %d -> %d units, residual blocks %d -> %d",
             options.init_from,
             init_bundle.config.lstm_units,
             config.lstm_units,
+            init_bundle.config.res_blocks,
+            config.res_blocks,
         )
         grow_weights(init_bundle.build_model(), crnn, init_bundle.config, config, recipe.seed)
     trainer = make_trainer(crnn, ds_factor)
@@ -914,8 +917,13 @@ def run_cli(args: argparse.Namespace, settings: Any) -> int:
         }.items()
         if v is not None
     }
-    if args.lstm_units is not None:
-        overrides["model"] = {**recipe.model, "lstm_units": args.lstm_units}
+    model = {
+        k: v
+        for k, v in {"lstm_units": args.lstm_units, "res_blocks": args.res_blocks}.items()
+        if v is not None
+    }
+    if model:
+        overrides["model"] = {**recipe.model, **model}
     try:
         recipe = replace(recipe, **overrides)
         options = TrainOptions(

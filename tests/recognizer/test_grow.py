@@ -1,4 +1,5 @@
-"""Widening a trained CRNN's LSTM layers keeps its outputs and leaves the new units trainable."""
+"""Growing a trained CRNN (wider LSTMs, added residual blocks) keeps its outputs and leaves
+the new parts trainable."""
 
 from __future__ import annotations
 
@@ -59,9 +60,45 @@ def test_new_units_read_their_inputs_and_write_nothing_yet() -> None:
     assert np.any(logits[np.setdiff1d(np.arange(2 * new), new_inputs)] != 0)
 
 
-def test_only_a_wider_lstm_can_be_grown() -> None:
+def test_added_residual_blocks_start_as_the_identity_and_can_learn() -> None:
+    small = _randomised(replace(SMALL, res_blocks=1), 5)
+    small_cfg = replace(SMALL, res_blocks=1)
+    large_cfg = replace(SMALL, res_blocks=3, lstm_units=8)
+    large = build_crnn(large_cfg)
+    grow_weights(small, large, small_cfg, large_cfg, seed=1)
+    x = np.random.default_rng(6).random((2, 32, 60, 1)).astype(np.float32)
+    want = small(x, training=False).numpy()
+    np.testing.assert_allclose(large(x, training=False).numpy(), want, rtol=1e-4, atol=1e-5)
+    # The existing block was copied, not re-initialised.
+    for a, b in zip(
+        small.get_layer("res1_b").get_weights(),
+        large.get_layer("res1_b").get_weights(),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    # Once training gives an added block's last BatchNorm a scale, the block counts.
+    bn = large.get_layer("res3_b_bn")
+    gamma, *rest = bn.get_weights()
+    bn.set_weights([np.ones_like(gamma), *rest])
+    assert np.abs(large(x, training=False).numpy() - want).max() > 1e-3
+
+
+def test_only_a_wider_lstm_or_more_blocks_can_be_grown() -> None:
     check_growable(SMALL, SMALL)
+    check_growable(SMALL, replace(SMALL, res_blocks=2))
     with pytest.raises(GrowError, match="shrink"):
         check_growable(SMALL, replace(SMALL, lstm_units=4))
+    with pytest.raises(GrowError, match="shrink"):
+        check_growable(replace(SMALL, res_blocks=2), replace(SMALL, res_blocks=1))
     with pytest.raises(GrowError, match="proj_units"):
         check_growable(SMALL, replace(SMALL, lstm_units=8, proj_units=32))
+
+
+def test_models_without_residual_blocks_load_as_before() -> None:
+    d = SMALL.to_dict()
+    del d["res_blocks"]  # bundles written before the setting existed
+    assert ModelConfig.from_dict(d).res_blocks == 0
+    names = {layer.name for layer in build_crnn(SMALL).layers}
+    assert not any(n.startswith("res") for n in names)
+    with pytest.raises(ValueError, match="res_blocks"):
+        replace(SMALL, res_blocks=-1)

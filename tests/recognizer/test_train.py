@@ -180,15 +180,16 @@ def test_real_lines_are_mixed_in_and_validated(tmp_path) -> None:
 
 
 @pytest.mark.usefixtures("_fonts_are_not_checked")
-def test_fine_tuning_can_widen_the_lstm_but_not_change_other_layers(tmp_path) -> None:
+def test_fine_tuning_can_grow_the_network_but_not_change_other_layers(tmp_path) -> None:
     tiny = replace(RECIPES["tiny"], epochs=1)
     for sub in "abc":
         (tmp_path / sub).mkdir()
     first = train(_options(tmp_path / "a", recipe=tiny), synth_factory=factory)
-    wider = replace(tiny, model={**tiny.model, "lstm_units": 24})
+    wider = replace(tiny, model={**tiny.model, "lstm_units": 24, "res_blocks": 1})
     opts = _options(tmp_path / "b", recipe=wider, init_from=first.bundle, version="0.2")
     grown = load_bundle(train(opts, synth_factory=factory).bundle)
-    assert grown.config.lstm_units == 24
+    assert (grown.config.lstm_units, grown.config.res_blocks) == (24, 1)
+    assert "1 residual block," in (grown.path / "MODEL_CARD.md").read_text()
     assert grown.config.filters == load_bundle(first.bundle).config.filters
     assert grown.meta["training"]["data"]["init_from"] == str(first.bundle)
 
@@ -211,11 +212,13 @@ def test_cli_overrides_reach_the_recipe(monkeypatch, tmp_path) -> None:
 
     monkeypatch.setattr(train_mod, "train", fake_train)
     args = build_parser().parse_args(
-        ["train", "--synth-augment", "0.5", "--lstm-units", "160", "--epochs", "3"]
+        ["train", "--synth-augment", "0.5", "--lstm-units", "160", "--res-blocks", "2"]
+        + ["--epochs", "3"]
     )
     assert train_mod.run_cli(args, Settings()) == 0
     recipe = seen["recipe"]
-    assert (recipe.synth_augment, recipe.model["lstm_units"], recipe.epochs) == (0.5, 160, 3)
+    assert (recipe.synth_augment, recipe.epochs) == (0.5, 3)
+    assert (recipe.model["lstm_units"], recipe.model["res_blocks"]) == (160, 2)
     assert recipe.real_augment == RECIPES["default"].real_augment
 
 
