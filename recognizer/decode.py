@@ -50,6 +50,7 @@ __all__ = [
     "read_line",
     "read_lines",
     "sequence_prob",
+    "word_key",
 ]
 
 DecoderName = Literal["greedy", "beam", "lexicon"]
@@ -64,6 +65,8 @@ BEAM_PRUNE_LOGP = math.log(1e-6)
 WORD_POOL = 8
 # Word alternatives below this posterior are dropped (the best reading is always kept).
 MIN_ALTERNATIVE_PROB = 0.01
+# Stripped from both ends of a reading to compare alternatives (`word_key`).
+_OUTER_PUNCTUATION = "".join(chr(c) for c in range(33, 127) if not chr(c).isalnum())
 # A word read with at least this probability on its span is not searched for
 # alternatives: together they could hold no more than 1 - SURE_WORD_PROB.
 SURE_WORD_PROB = 0.98
@@ -823,10 +826,26 @@ def _word_alternatives(
         return word, 0.0, ((word, 0.0),)
     posterior = {t: v / total for t, v in probs.items()}
     conf = posterior[word]
+    # Readings that differ only in case or in punctuation around the letters (`where`,
+    # `Where`, `-where`, `where.`) are one word to a searcher: they are merged, under
+    # the likeliest spelling with their summed posterior, so the alternatives hold
+    # distinct words; the word's own variants add nothing to it and are left out.
+    merged: dict[str, tuple[str, float]] = {}
+    for t, q in posterior.items():
+        key = word_key(t)
+        if not key or key == word_key(word):
+            continue
+        best, total_q = merged.get(key, (t, 0.0))
+        merged[key] = (best if posterior[best] >= q else t, total_q + q)
     others = sorted(
-        ((t, q) for t, q in posterior.items() if t and t != word and q >= min_prob),
+        ((t, q) for t, q in merged.values() if q >= min_prob),
         key=lambda tq: tq[1],
         reverse=True,
     )
     keep = max(1, alternatives)
     return word, conf, ((word, conf), *others[: keep - 1])
+
+
+def word_key(text: str) -> str:
+    """What a reading of a word is for search: case-folded, outer punctuation stripped."""
+    return text.strip(_OUTER_PUNCTUATION).casefold()

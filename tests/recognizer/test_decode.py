@@ -18,6 +18,7 @@ from recognizer.decode import (
     lexicon_beam_search,
     read_line,
     sequence_prob,
+    word_key,
 )
 
 AB = Charset("ab")
@@ -309,6 +310,22 @@ def test_read_line_drops_unlikely_alternatives_and_caps_their_number() -> None:
         probs_from(frames), DEFAULT_CHARSET, alternatives=5, min_alternative_prob=0.045
     ).words[0]
     assert [t for t, _ in word.alternatives] == ["cat", "cut"]
+
+
+def test_alternatives_that_differ_only_in_case_or_outer_punctuation_are_one_word() -> None:
+    frames = spell("cat", p=1.0)
+    frames[1] = {"c": 0.8, "C": 0.2}
+    frames[3] = {"a": 0.6, "u": 0.4}
+    frames[6] = {".": 0.25}  # a possible full stop after the word
+    word = read_line(probs_from(frames), DEFAULT_CHARSET, alternatives=5).words[0]
+    assert word.text == "cat"
+    # cat .36, cut .24, Cat .09, Cut .06, and each of them with a full stop: `cut`,
+    # `Cut`, `cut.` and `Cut.` are one reading (.4 in all); `Cat`, `cat.` and `Cat.` are
+    # the word itself.
+    assert [t for t, _ in word.alternatives] == ["cat", "cut"]
+    assert word.alternatives[1][1] == pytest.approx(0.4, abs=0.01)
+    assert word.confidence == pytest.approx(0.36, abs=0.01)
+    assert word_key("-Where.") == "where" and word_key("can't") == "can't"
 
 
 def test_read_line_skips_the_alternatives_search_for_a_sure_word() -> None:
