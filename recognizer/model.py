@@ -125,8 +125,8 @@ def build_crnn(config: ModelConfig) -> Any:
         y = layers.BatchNormalization(  # zero scale: the block starts as the identity
             momentum=config.bn_momentum, gamma_initializer="zeros", name=f"{name}_b_bn"
         )(y)
-        x = layers.ReLU(name=f"{name}_relu")(layers.Add(name=f"{name}_add")([x, y]))
-        # B x H/16 x W/4 x f4
+        x = layers.Add(name=f"{name}_add")([x, y])  # B x H/16 x W/4 x f4
+        x = layers.ReLU(name=f"{name}_relu")(x)
 
     # Columns become time steps: B x T x (H/16 * f4).
     x = layers.Permute((2, 1, 3), name="to_time")(x)  # B x T x H/16 x f4
