@@ -831,9 +831,10 @@ def _word_alternatives(
     # the likeliest spelling with their summed posterior, so the alternatives hold
     # distinct words; the word's own variants add nothing to it and are left out.
     merged: dict[str, tuple[str, float]] = {}
+    own = word_key(word)
     for t, q in posterior.items():
         key = word_key(t)
-        if not key or key == word_key(word):
+        if not key or key == own:
             continue
         best, total_q = merged.get(key, (t, 0.0))
         merged[key] = (best if posterior[best] >= q else t, total_q + q)
