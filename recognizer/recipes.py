@@ -34,6 +34,9 @@ class Recipe:
     real_augment: float = 1.0
     heldout_font_fraction: float = 0.1
     val_synth_lines: int = 256
+    # Distortion of the held-out-font validation lines; separate from synth_augment so
+    # that runs trained with milder distortions are chosen on the same lines.
+    val_synth_augment: float = 1.0
     val_real_lines: int = 400
     max_width_per_height: float = 40.0
     patience: int = 6

@@ -425,7 +425,7 @@ def validation_sets(
             downsample=downsample,
             synth_fonts=tuple(held_fonts),
             synth_seed=recipe.seed + 7919,
-            synth_augment=recipe.synth_augment,
+            synth_augment=recipe.val_synth_augment,
             real_augment=recipe.real_augment,
             real=(),
             synth_factory=synth_factory,

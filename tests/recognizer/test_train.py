@@ -222,6 +222,25 @@ def test_cli_overrides_reach_the_recipe(monkeypatch, tmp_path) -> None:
     assert recipe.real_augment == RECIPES["default"].real_augment
 
 
+def test_validation_lines_keep_their_distortion_when_training_is_milder() -> None:
+    from recognizer.train import validation_sets
+
+    asked = []
+
+    def recording(fonts, seed, augment, height):
+        asked.append(augment)
+        return PillowSynth(fonts, seed, augment, height)
+
+    held = [Path("a.ttf")]
+    for recipe in (
+        RECIPES["tiny"],
+        replace(RECIPES["tiny"], synth_augment=0.5),
+        replace(RECIPES["tiny"], synth_augment=0.5, val_synth_augment=0.3),
+    ):
+        validation_sets(recipe, DEFAULT_CHARSET, 4, held, None, recording, synth_lines=2)
+    assert asked == [1.0, 1.0, 0.3]
+
+
 def test_validation_sets_are_the_same_lines_every_time(tmp_path) -> None:
     import cv2
 
