@@ -43,7 +43,7 @@ class _Section(BaseModel):
 
 
 class ModelSettings(_Section):
-    bundle: Path = Field(Path("models/inkdex-hw-0.7"), description="active model bundle folder")
+    bundle: Path = Field(Path("models/inkdex-hw-0.8"), description="active model bundle folder")
     models_dir: Path = Field(Path("models"), description="folder that holds all bundles")
     decoder: Literal["greedy", "beam", "lexicon"] = "beam"
     beam_width: int = Field(16, ge=1, le=256)
