@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -55,13 +57,9 @@ def main() -> int:
         config = work / "config.yaml"
         # The model settings of config.yaml (decoder, word list, ...) with the bundle asked for.
         model = load_settings(REPO / "config.yaml").model
-        lexicon = model.lexicon.resolve() if model.lexicon is not None else "null"
-        config.write_text(
-            f"model:\n  bundle: {args.bundle.resolve()}\n  decoder: {model.decoder}\n"
-            f"  lexicon: {lexicon}\n  alternatives: {model.alternatives}\n"
-            f"  beam_width: {model.beam_width}\n"
-        )
-        print(f"model {args.bundle.name}, decoder {model.decoder}")
+        section = model.model_dump(mode="json")
+        section["bundle"] = str(args.bundle.resolve())
+        config.write_text(yaml.safe_dump({"model": section}))
 
         # 1. Model load on its own.
         t = time.perf_counter()
@@ -70,6 +68,7 @@ def main() -> int:
         settings = load_settings(config, {"data_dir": str(work / "warm")})
         rec = load_recognizer(settings.model)
         load_s = time.perf_counter() - t
+        print(f"model {args.bundle.name}, decoder {rec.decoder}")
         print(f"model load (TensorFlow import + bundle): {load_s:.1f}s")
 
         # 2. A cold `inkdex ingest` of the pages: everything included.

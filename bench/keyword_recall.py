@@ -92,7 +92,7 @@ def main() -> int:
         lexicon=lexicon,
         capital_prior=model.capital_prior,
     )
-    print(f"model {rec.version}, decoder {args.decoder}, alternatives >= {min_prob} indexed")
+    print(f"model {rec.version}, decoder {rec.decoder}, alternatives >= {min_prob} indexed")
     images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p, _ in items]
     missing = [str(p) for (p, _), im in zip(items, images, strict=True) if im is None]
     if missing:

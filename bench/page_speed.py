@@ -64,7 +64,7 @@ def main() -> int:
 
         lexicon = args.lexicon if args.decoder == "lexicon" else None
         recognizer = Recognizer.load(args.bundle, decoder=args.decoder, lexicon=lexicon)
-        print(f"model {recognizer.version}, decoder {args.decoder}")
+        print(f"model {recognizer.version}, decoder {recognizer.decoder}")
     else:
         print(f"no bundle at {args.bundle}: timing segmentation only")
 

@@ -72,18 +72,11 @@ class LazyRecognizer:
     def get(self) -> Any:
         with self._lock:
             if self._rec is None:
-                m = self._settings.model
                 try:
-                    from recognizer.recognize import Recognizer as Real
+                    from recognizer import load_recognizer
 
-                    self._rec = Real.load(
-                        self.bundle,
-                        decoder=m.decoder,
-                        beam_width=m.beam_width,
-                        alternatives=m.alternatives,
-                        lexicon=m.lexicon,
-                        batch_size=m.batch_size,
-                    )
+                    # Every model setting (decoder, word list, spelling, priors) applies.
+                    self._rec = load_recognizer(self._settings.model, self.bundle)
                 except Exception as exc:  # missing bundle, bad weights, missing module
                     raise ModelUnavailable(
                         f"cannot load the model bundle {self.bundle}: {exc}"

@@ -45,9 +45,16 @@ class _Section(BaseModel):
 class ModelSettings(_Section):
     bundle: Path = Field(Path("models/inkdex-hw-0.8"), description="active model bundle folder")
     models_dir: Path = Field(Path("models"), description="folder that holds all bundles")
-    decoder: Literal["greedy", "beam", "lexicon"] = "beam"
-    beam_width: int = Field(16, ge=1, le=256)
-    alternatives: int = Field(5, ge=0, le=20, description="alternative readings kept per word")
+    # None: the active bundle's own default (``decoder`` in its model.yaml).
+    decoder: Literal["greedy", "beam", "lexicon"] | None = Field(
+        None, description="greedy, beam or lexicon; unset = the bundle's default"
+    )
+    beam_width: int | None = Field(
+        None, ge=1, le=256, description="beam width; unset = the bundle's default"
+    )
+    alternatives: int | None = Field(
+        None, ge=0, le=20, description="alternative readings kept per word; unset = the bundle's"
+    )
     lexicon: Path | None = None
     batch_size: int = Field(32, ge=1, le=1024)
     spell_correction: bool = Field(

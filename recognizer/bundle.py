@@ -238,7 +238,10 @@ def model_card(meta: dict[str, Any], charset: Charset) -> str:
         f"4 input columns; {len(charset)} characters plus the CTC blank "
         "(printable ASCII).",
         f"- Decoder defaults: {meta['decoder']['decoder']}, beam width "
-        f"{meta['decoder']['beam_width']}, {meta['decoder']['alternatives']} alternatives per word.",
+        f"{meta['decoder']['beam_width']}, {meta['decoder']['alternatives']} alternatives per word; "
+        "`model.decoder`, `model.beam_width` and `model.alternatives` in inkdex's "
+        "configuration override them (the shipped config.yaml reads with the lexicon "
+        "decoder).",
         "",
         "## Measured accuracy",
         "",

@@ -156,17 +156,25 @@ class Recognizer:
     def load(
         cls,
         bundle_dir: Path,
-        decoder: str = "beam",
-        beam_width: int = 16,
-        alternatives: int = 5,
+        decoder: str | None = None,
+        beam_width: int | None = None,
+        alternatives: int | None = None,
         lexicon: Path | None = None,
         batch_size: int = 32,
         spell_correction: bool = False,
         capital_prior: tuple[float, float] | None = None,
     ) -> Recognizer:
-        """Load the bundle at `bundle_dir` (raises `BundleError` when it is missing or bad)."""
+        """Load the bundle at `bundle_dir` (raises `BundleError` when it is missing or bad).
+
+        `decoder`, `beam_width` and `alternatives` left at None take the bundle's own
+        defaults (``decoder`` in its model.yaml).
+        """
         t0 = time.monotonic()
         bundle = load_bundle(Path(bundle_dir))
+        defaults = bundle.decoder
+        decoder = defaults.decoder if decoder is None else decoder
+        beam_width = defaults.beam_width if beam_width is None else beam_width
+        alternatives = defaults.alternatives if alternatives is None else alternatives
         lex = None
         if lexicon is not None:
             from recognizer.lexicon import Lexicon, LexiconError

@@ -12,7 +12,8 @@ import pytest
 from indexer.archive import Archive, DocStatus
 from inkdex.settings import load_settings
 
-BUNDLE = load_settings(Path(__file__).resolve().parents[2] / "config.yaml").model.bundle
+REPO = Path(__file__).resolve().parents[2]
+BUNDLE = load_settings(REPO / "config.yaml").model.bundle
 
 LINES = (("Dear", "Joseph", "Hooker"), ("the", "seeds", "arrived", "today"))
 
@@ -69,3 +70,31 @@ def test_dropped_page_is_found_with_the_box_of_the_word(tmp_path: Path, make_set
         assert _centre_inside(match.bbox, boxes["seeds"]), (match, boxes["seeds"])
     finally:
         arch.close()
+
+
+def test_the_ingest_worker_loads_the_model_with_every_model_setting(
+    tmp_path: Path, make_settings
+) -> None:
+    """The worker's recognizer honours the word list, spelling correction and capital prior."""
+    repo = load_settings(REPO / "config.yaml").model
+    if not (repo.bundle / "model.yaml").is_file() or repo.lexicon is None:
+        pytest.skip("no trained bundle")
+    if not repo.lexicon.is_file():
+        pytest.skip("no word list (make test writes models/lexicon-en.txt)")
+    from indexer.pipeline import LazyRecognizer
+
+    settings = make_settings(
+        tmp_path,
+        model={
+            "bundle": str(repo.bundle),
+            "decoder": "lexicon",
+            "lexicon": str(repo.lexicon),
+            "alternatives": 3,
+            "spell_correction": True,
+            "capital_prior": [-1.0, -2.0],
+        },
+    )
+    rec = LazyRecognizer(repo.bundle, settings).get()
+    assert (rec.decoder, rec.alternatives) == ("lexicon", 3)
+    assert rec.speller is not None
+    assert rec.lexicon.capital_logp == (-1.0, -2.0)

@@ -105,6 +105,28 @@ def test_transcribe_as_lines_gives_one_line_covering_the_image(tiny_bundle) -> N
             assert y == 0 and bh == 40 and 0 <= x and x + bw <= 300
 
 
+def test_unset_decoder_settings_take_the_bundles_own_defaults(tmp_path) -> None:
+    """A bundle's model.yaml decoder defaults apply where the caller names none."""
+    from recognizer.bundle import DecoderDefaults
+
+    charset = Charset("ab ")
+    cfg = ModelConfig(num_classes=charset.num_classes, height=32, **TINY)
+    path = save_bundle(
+        tmp_path / "tiny-0.2",
+        build_crnn(cfg),
+        charset,
+        cfg,
+        name="tiny",
+        version="0.2",
+        decoder=DecoderDefaults(decoder="greedy", beam_width=4, alternatives=2),
+    )
+    rec = Recognizer.load(path)
+    assert (rec.decoder, rec.beam_width, rec.alternatives) == ("greedy", 4, 2)
+    rec = Recognizer.load(path, decoder="beam", alternatives=0)
+    assert (rec.decoder, rec.beam_width, rec.alternatives) == ("beam", 4, 0)
+    assert "greedy, beam width 4, 2 alternatives" in (path / "MODEL_CARD.md").read_text()
+
+
 def test_bad_decoder_settings_are_refused(tiny_bundle) -> None:
     with pytest.raises(RecognizerError, match="unknown decoder"):
         Recognizer.load(tiny_bundle, decoder="magic")
