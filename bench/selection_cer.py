@@ -4,9 +4,11 @@ Greedy CER on the held-out-font synthetic lines and on the Hooker val sample exa
 `inkdex train` builds them for validation (same font split, seeds and sample), and their
 mean, which is what checkpoints and bundles are chosen on. `A+B` averages the weights of
 bundles of one architecture (a "model soup"). `--per-font` lists the synthetic CER of each
-held-out font on `--synth-lines` lines.
+held-out font on `--synth-lines` lines. `--synth-augment S` renders the held-out lines with
+distortions at strength S instead of the recipe's full strength (0: clean renderings), which
+shows how much of the synthetic error is the distortions rather than the fonts.
 
-    .venv/bin/python bench/selection_cer.py BUNDLE [BUNDLE | A+B ...] [--per-font] [--synth-lines 256]
+    .venv/bin/python bench/selection_cer.py BUNDLE [BUNDLE | A+B ...] [--per-font] [--synth-lines 256] [--synth-augment 1.0]
 
 Needs the font cache (`make fonts`) and ../shared/data/hooker-lines (skipped without them).
 """
@@ -14,6 +16,7 @@ Needs the font cache (`make fonts`) and ../shared/data/hooker-lines (skipped wit
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -33,6 +36,11 @@ def main() -> int:
     ap.add_argument("bundles", nargs="+", help="bundle folders; A+B averages their weights")
     ap.add_argument("--per-font", action="store_true", help="synthetic CER of each held-out font")
     ap.add_argument("--synth-lines", type=int, help="held-out synthetic lines (default: 256)")
+    ap.add_argument(
+        "--synth-augment",
+        type=float,
+        help="distortion strength of the held-out lines (default: the recipe's, 1.0)",
+    )
     args = ap.parse_args()
     if not HOOKER_VAL.is_file():
         print(f"skipped: {HOOKER_VAL} not present")
@@ -46,6 +54,8 @@ def main() -> int:
 
     settings = load_settings(REPO / "config.yaml")
     recipe = tr.RECIPES["default"]
+    if args.synth_augment is not None:
+        recipe = dataclasses.replace(recipe, val_synth_augment=args.synth_augment)
     options = tr.TrainOptions(
         recipe=recipe, font_dirs=(settings.synth.font_cache, *settings.synth.font_dirs)
     )
@@ -68,9 +78,13 @@ def main() -> int:
             weights = [m.get_weights() for m in models]
             model.set_weights([np.mean(ws, axis=0) for ws in zip(*weights, strict=True)])
         predictor = build_predictor(model)
-        cs = tr.evaluate_set(predictor, synth, charset, ds)["cer"]
-        cr = tr.evaluate_set(predictor, real, charset, ds)["cer"]
-        print(f"{spec}: synthetic {cs:.4f}  Hooker val {cr:.4f}  mean {(cs + cr) / 2:.4f}")
+        ms = tr.evaluate_set(predictor, synth, charset, ds)
+        mr = tr.evaluate_set(predictor, real, charset, ds)
+        cs, cr = ms["cer"], mr["cer"]
+        print(
+            f"{spec}: synthetic {cs:.4f} (WER {ms['wer']:.4f})  "
+            f"Hooker val {cr:.4f} (WER {mr['wer']:.4f})  mean {(cs + cr) / 2:.4f}"
+        )
         if args.per_font:
             hyps = tr.predict_texts(predictor, synth.images, charset, ds)
             errors: dict[str, int] = defaultdict(int)
