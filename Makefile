@@ -9,7 +9,7 @@ FONT_CACHE ?= $(HOME)/.cache/inkdex/fonts
 # English word list for the lexicon decoder (built from wordfreq, not kept in git).
 LEXICON := models/lexicon-en.txt
 
-.PHONY: serve test test-all lint chromium bench fonts train clean-venv
+.PHONY: serve test test-all lint chromium bench fonts fortunes train clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,7 +61,21 @@ bench: $(VENV)/.dev $(LEXICON)
 fonts: $(VENV)/.dev
 	$(BIN)/inkdex fonts fetch --dest $(FONT_CACHE)
 
-train: fonts
+# Sentences for synthetic text lines come from Debian's fortunes when it is installed
+# (without it, lines are built from word lists only and the recipe is not the one the
+# bundled model was trained with).
+fortunes:
+	@if [ ! -d /usr/share/games/fortunes ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian's fortunes for synthetic text"; \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fortunes >/dev/null) \
+				|| echo "could not install fortunes; synthetic text will use word lists only"; \
+		else \
+			echo "fortunes not installed and not root: synthetic text will use word lists only"; \
+		fi; \
+	fi
+
+train: fonts fortunes
 	$(BIN)/inkdex train --recipe default
 
 clean-venv:
