@@ -14,10 +14,10 @@ e.g. the hooker-lines validation split.
 
     .venv/bin/python bench/keyword_recall.py [--bundle BUNDLE (default: the one config.yaml activates)]
         [--labels FILE ...] [--decoder D] [--lexicon WORDS.txt] [--alternatives N]
-        [--min-prob P]
+        [--min-prob P] [--shifts ROWS ...]
 
-Bundle, decoder, word list, alternatives and the lowest indexed alternative default
-to what config.yaml sets.
+Bundle, decoder, word list, alternatives, test-time shifts and the lowest indexed
+alternative default to what config.yaml sets.
 """
 
 from __future__ import annotations
@@ -66,6 +66,9 @@ def main() -> int:
     ap.add_argument(
         "--min-prob", type=float, help="lowest indexed alternative (default: from config.yaml)"
     )
+    ap.add_argument(
+        "--shifts", type=int, nargs="+", default=model.test_time_shifts, help="test-time shifts"
+    )
     args = ap.parse_args()
     if not (args.bundle / "model.yaml").is_file():
         print(f"skipped: no model bundle at {args.bundle}")
@@ -91,8 +94,12 @@ def main() -> int:
         alternatives=args.alternatives,
         lexicon=lexicon,
         capital_prior=model.capital_prior,
+        shifts=args.shifts,
     )
-    print(f"model {rec.version}, decoder {rec.decoder}, alternatives >= {min_prob} indexed")
+    print(
+        f"model {rec.version}, decoder {rec.decoder}, alternatives >= {min_prob} indexed"
+        + (f", test-time shifts {list(rec.shifts)}" if rec.shifts else "")
+    )
     images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p, _ in items]
     missing = [str(p) for (p, _), im in zip(items, images, strict=True) if im is None]
     if missing:

@@ -10,6 +10,9 @@ second depend on what else runs on the machine; lines per CPU-second of this pro
 much less (on an idle machine, wall-clock throughput is at most that times the cores).
 
     .venv/bin/python bench/recognizer_speed.py [--model BUNDLE (default: the one config.yaml activates)] [--lines 256]
+        [--shifts ROWS ...]
+
+`--shifts -2 2` measures the recognizer with test-time shifts (`model.test_time_shifts`).
 """
 
 from __future__ import annotations
@@ -110,6 +113,7 @@ def main() -> int:
     ap.add_argument("--model", type=Path, default=load_settings(REPO / "config.yaml").model.bundle)
     ap.add_argument("--lines", type=int, default=256, help="lines for the batch-32 runs")
     ap.add_argument("--lines-b1", type=int, default=64, help="lines for the batch-1 runs")
+    ap.add_argument("--shifts", type=int, nargs="+", default=[], help="test-time shifts (rows)")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -120,13 +124,16 @@ def main() -> int:
     from recognizer.recognize import Recognizer
 
     t0 = time.perf_counter()
-    rec = Recognizer.load(args.model, decoder="greedy")
+    rec = Recognizer.load(args.model, decoder="greedy", shifts=args.shifts)
     rec.recognize_lines([np.full((48, 200), 255, np.uint8)])
     t_load = time.perf_counter() - t0
 
     crops, how = synthetic_lines(args.lines)
     widths = [normalize_line(c, rec.height).shape[1] for c in crops]
-    print(f"model: {rec.version} ({args.model}), input height {rec.height}")
+    print(
+        f"model: {rec.version} ({args.model}), input height {rec.height}, "
+        f"test-time shifts {list(rec.shifts) or 'none'}"
+    )
     print(f"cpu: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at start")
     print(f"import keras+tensorflow: {t_import:.2f} s; model load + first call: {t_load:.2f} s")
     print(

@@ -73,6 +73,23 @@ class ModelSettings(_Section):
             raise ValueError("capital_prior holds log-probabilities, each <= 0")
         return v
 
+    test_time_shifts: list[int] = Field(
+        default_factory=list,
+        description="read each line again moved down (+) or up (-) by these many input rows "
+        "and average the readings; each shift costs one more network pass",
+    )
+
+    @field_validator("test_time_shifts")
+    @classmethod
+    def _shifts(cls, v: list[int]) -> list[int]:
+        if not v:
+            return v
+        from recognizer.recognize import MAX_SHIFT
+
+        if any(x == 0 or abs(x) > MAX_SHIFT for x in v) or len(set(v)) != len(v):
+            raise ValueError(f"test_time_shifts: distinct non-zero rows within +-{MAX_SHIFT}")
+        return v
+
 
 class ApiSettings(_Section):
     host: str = "127.0.0.1"

@@ -28,6 +28,7 @@ def _register_transcribe(sub: argparse._SubParsersAction) -> None:
         settings_flags={
             "decoder": "model.decoder",
             "beam_width": "model.beam_width",
+            "shifts": "model.test_time_shifts",
             "lexicon": "model.lexicon",
         },
     )
@@ -37,6 +38,13 @@ def _register_transcribe(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--decoder", choices=["greedy", "beam", "lexicon"], help="default from config")
     p.add_argument("--beam-width", type=int, metavar="N", help="default from config")
     p.add_argument("--lexicon", metavar="FILE", help="word list for the lexicon decoder")
+    p.add_argument(
+        "--shifts",
+        type=int,
+        nargs="+",
+        metavar="ROWS",
+        help="test-time shifts, e.g. -2 2 (default from config)",
+    )
     p.add_argument("--line", action="store_true", help="read each image as one text line")
     p.add_argument(
         "--overlay",
@@ -123,6 +131,7 @@ def _register_eval(sub: argparse._SubParsersAction) -> None:
         settings_flags={
             "decoder": "model.decoder",
             "beam_width": "model.beam_width",
+            "shifts": "model.test_time_shifts",
             "lexicon": "model.lexicon",
         },
     )
@@ -140,6 +149,13 @@ def _register_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--decoder", choices=["greedy", "beam", "lexicon"], help="default from config")
     p.add_argument("--beam-width", type=int, metavar="N", help="default from config")
     p.add_argument("--lexicon", metavar="FILE", help="word list for the lexicon decoder")
+    p.add_argument(
+        "--shifts",
+        type=int,
+        nargs="+",
+        metavar="ROWS",
+        help="test-time shifts, e.g. -2 2 (default from config)",
+    )
     p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N lines")
     p.add_argument("--report-lines", action="store_true", help="add per-line results")
     p.add_argument("--json", action="store_true", help="one compact JSON line (default: indented)")

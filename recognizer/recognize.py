@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 # reach the compiled predict function.
 _WIDTH_QUANTUM = 32
 
+# Largest vertical shift, in model-input rows, for test-time shifting (a sixth of the
+# 48-row input: more moves ascenders or descenders out of the image).
+MAX_SHIFT = 8
+# Floor of a probability before its logarithm is taken.
+_TINY = 1e-8
+
 
 class RecognizerError(ValueError):
     """The recognizer cannot be set up (bad bundle, decoder or lexicon)."""
@@ -91,6 +97,31 @@ _CALL_COST = 900.0
 _COLUMN_COST = 5.0
 
 
+def shift_rows(x: np.ndarray, rows: int) -> np.ndarray:
+    """A batch ``B x H x W x 1`` moved down by `rows` (up when negative), background-filled."""
+    out = np.zeros_like(x)
+    if rows > 0:
+        out[:, rows:] = x[:, :-rows]
+    elif rows < 0:
+        out[:, :rows] = x[:, -rows:]
+    else:
+        out[:] = x
+    return out
+
+
+def check_shifts(shifts: Sequence[int]) -> tuple[int, ...]:
+    """Validated test-time shifts: distinct non-zero whole rows, each within `MAX_SHIFT`."""
+    out = tuple(int(v) for v in shifts)
+    if any(v != s for v, s in zip(out, shifts, strict=True)):
+        raise RecognizerError(f"test-time shifts are whole rows, got {list(shifts)}")
+    if any(v == 0 or abs(v) > MAX_SHIFT for v in out) or len(set(out)) != len(out):
+        raise RecognizerError(
+            f"test-time shifts must be distinct, non-zero and within +-{MAX_SHIFT} rows, "
+            f"got {list(out)}"
+        )
+    return out
+
+
 def plan_batches(widths: Sequence[int], batch_size: int) -> list[tuple[int, int]]:
     """Split lines sorted by padded width into batches ``[lo, hi)`` of at most `batch_size`.
 
@@ -129,6 +160,7 @@ class Recognizer:
         lexicon: Any = None,
         batch_size: int = 32,
         spell_correction: bool = False,
+        shifts: Sequence[int] = (),
     ) -> None:
         if decoder not in ("greedy", "beam", "lexicon"):
             raise RecognizerError(f"unknown decoder {decoder!r}: use greedy, beam or lexicon")
@@ -142,6 +174,9 @@ class Recognizer:
         self.alternatives = alternatives
         self.lexicon = lexicon
         self.batch_size = batch_size
+        # Test-time shifts: each batch is also read moved up/down by these many rows and
+        # the per-frame probabilities are averaged (geometric mean) over all readings.
+        self.shifts = check_shifts(shifts)
         self.speller = None
         if spell_correction:
             if lexicon is None:
@@ -163,12 +198,15 @@ class Recognizer:
         batch_size: int = 32,
         spell_correction: bool = False,
         capital_prior: tuple[float, float] | None = None,
+        shifts: Sequence[int] = (),
     ) -> Recognizer:
         """Load the bundle at `bundle_dir` (raises `BundleError` when it is missing or bad).
 
         `decoder`, `beam_width` and `alternatives` left at None take the bundle's own
-        defaults (``decoder`` in its model.yaml).
+        defaults (``decoder`` in its model.yaml). `shifts` (rows, e.g. ``(-2, 2)``) reads
+        every line once more per shift and averages the readings: fewer errors, slower.
         """
+        shifts = check_shifts(shifts)
         t0 = time.monotonic()
         bundle = load_bundle(Path(bundle_dir))
         defaults = bundle.decoder
@@ -190,7 +228,15 @@ class Recognizer:
                 raise RecognizerError(f"cannot load lexicon {lexicon}: {exc}{hint}") from exc
         model = _compile_predict(bundle)
         rec = cls(
-            bundle, model, decoder, beam_width, alternatives, lex, batch_size, spell_correction
+            bundle,
+            model,
+            decoder,
+            beam_width,
+            alternatives,
+            lex,
+            batch_size,
+            spell_correction,
+            shifts,
         )
         log.info("loaded model %s in %.1f s", rec.version, time.monotonic() - t0)
         return rec
@@ -231,11 +277,21 @@ class Recognizer:
             for j, i in enumerate(idx):
                 x[j, :, : images[i].shape[1], 0] = images[i]
             with self._lock:
-                probs = np.asarray(self._model(x))
+                probs = self._predict(x)
             for j, i in enumerate(idx):
                 frames = self.bundle.config.output_length(images[i].shape[1])
                 out[i] = probs[j, :frames]
         return out
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        """The model's ``B x T x C`` probabilities, averaged over the test-time shifts."""
+        if not self.shifts:
+            return np.asarray(self._model(x))
+        logp = np.log(np.maximum(np.asarray(self._model(x)), _TINY))
+        for rows in self.shifts:
+            logp += np.log(np.maximum(np.asarray(self._model(shift_rows(x, rows))), _TINY))
+        p = np.exp(logp / (1 + len(self.shifts)))
+        return (p / p.sum(axis=-1, keepdims=True)).astype(np.float32)
 
     # ---------------------------------------------------------------- decoding
 
@@ -349,6 +405,7 @@ def load_recognizer(model_settings: Any, bundle: Path | None = None) -> Recogniz
         batch_size=model_settings.batch_size,
         spell_correction=model_settings.spell_correction,
         capital_prior=model_settings.capital_prior,
+        shifts=model_settings.test_time_shifts,
     )
 
 

@@ -229,3 +229,73 @@ def test_capital_prior_setting_reaches_the_lexicon_decoder() -> None:
     rec = load_recognizer(m.model_copy(update={"capital_prior": (-1.0, -2.5)}))
     assert rec.lexicon.capital_logp == (-1.0, -2.5)
     assert load_recognizer(m).lexicon.capital_logp == (0.0, 0.0)
+
+
+def test_shift_rows_moves_the_image_and_fills_with_background() -> None:
+    from recognizer.recognize import shift_rows
+
+    x = np.arange(1, 13, dtype=np.float32).reshape(1, 4, 3, 1)
+    down = shift_rows(x, 1)
+    assert np.array_equal(down[0, 1:], x[0, :3]) and not down[0, 0].any()
+    up = shift_rows(x, -2)
+    assert np.array_equal(up[0, :2], x[0, 2:]) and not up[0, 2:].any()
+
+
+@pytest.mark.parametrize("bad", [(0,), (2, 2), (9,), (1.5,)])
+def test_bad_test_time_shifts_are_refused(tiny_bundle, bad) -> None:
+    with pytest.raises(RecognizerError, match="shifts"):
+        Recognizer.load(tiny_bundle, decoder="greedy", shifts=bad)
+
+
+def test_test_time_shifts_average_the_readings_of_shifted_copies(tiny_bundle) -> None:
+    """With shifts (-2, 2) every batch is read three times, the inputs moved up and down,
+    and the frame probabilities are the renormalised geometric mean of the three."""
+    from recognizer.bundle import load_bundle
+    from recognizer.recognize import shift_rows
+
+    bundle = load_bundle(tiny_bundle)
+    real = Recognizer.load(tiny_bundle, decoder="greedy")
+    seen: list[np.ndarray] = []
+
+    def model(x: np.ndarray) -> np.ndarray:
+        seen.append(np.array(x))
+        return np.asarray(real._model(x))
+
+    rec = Recognizer(bundle, model, decoder="greedy", shifts=(-2, 2))
+    crop = _line(40, 300)
+    (p,) = rec.probabilities([crop])
+    assert len(seen) == 3
+    plain, up, down = seen
+    assert np.array_equal(up, shift_rows(plain, -2)) and np.array_equal(down, shift_rows(plain, 2))
+    readings = [np.asarray(real._model(x))[0, : p.shape[0]] for x in seen]
+    mean = np.exp(np.mean([np.log(np.maximum(r, 1e-8)) for r in readings], axis=0))
+    np.testing.assert_allclose(p, mean / mean.sum(-1, keepdims=True), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(p.sum(-1), 1.0, rtol=1e-5)
+    (unshifted,) = real.probabilities([crop])
+    assert not np.allclose(p, unshifted)
+
+
+def test_test_time_shifts_setting_reaches_the_recognizer_with_the_shipped_bundle(
+    tmp_path,
+) -> None:
+    """`model.test_time_shifts` in config.yaml: validated on load, used by the real model."""
+    settings = load_settings(REPO / "config.yaml")
+    m = settings.model
+    if not (m.bundle / "model.yaml").is_file():
+        pytest.skip("no trained bundle")
+    from inkdex.settings import SettingsError
+    from recognizer.recognize import load_recognizer
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  test_time_shifts: [0, 2]\n")
+    with pytest.raises(SettingsError, match="test_time_shifts"):
+        load_settings(bad)
+    assert load_recognizer(m).shifts == ()
+    rec = load_recognizer(m.model_copy(update={"decoder": "greedy", "test_time_shifts": [-2, 2]}))
+    assert rec.shifts == (-2, 2)
+    import cv2
+
+    img = np.full((60, 420), 255, np.uint8)
+    cv2.putText(img, "garden house", (8, 42), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.3, 0, 2)
+    (line,) = rec.recognize_lines([img])
+    assert line.words and all(0 <= w.x0 < w.x1 <= img.shape[1] for w in line.words)
