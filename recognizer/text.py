@@ -134,6 +134,11 @@ _TLDS = ("com", "org", "net", "edu", "co.uk", "de", "io", "info")
 _UNITS = ("kg", "g", "km", "m", "cm", "mm", "ml", "l", "lb", "oz", "ft", "in", "mi", "%", "h")
 
 
+def fortune_sentences(folder: Path = FORTUNES_DIR) -> int:
+    """How many prose sentences the fortunes package offers the synthetic text (0: absent)."""
+    return len(_fortunes(Path(folder)))
+
+
 class TextSource:
     """Random text lines for synthetic handwriting, from 1 word to about `max_chars`.
 

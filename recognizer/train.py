@@ -35,6 +35,7 @@ from recognizer.charset import DEFAULT_CHARSET, Charset
 from recognizer.grow import GrowError, check_growable, grow_weights
 from recognizer.lineimage import normalize_line
 from recognizer.recipes import RECIPES, Recipe
+from recognizer.text import fortune_sentences
 
 log = logging.getLogger(__name__)
 
@@ -780,6 +781,7 @@ def train(
                 "val_real": str(options.val_real) if options.val_real else None,
                 "fonts_train": len(train_fonts),
                 "fonts_heldout": [p.name for p in held_fonts],
+                "fortune_sentences": fortune_sentences(),
                 "argv": sys.argv,
             },
             indent=2,
@@ -862,6 +864,8 @@ def train(
                 "fonts_train": len(train_fonts),
                 "fonts_heldout": sorted(p.name for p in held_fonts),
                 "augment": recipe.synth_augment,
+                # Sentences of Debian's fortunes in the synthetic text (0: word lists only).
+                "fortune_sentences": fortune_sentences(),
             },
             "real": [
                 {"tsv": str(r.tsv), "weight": r.weight, "lines": len(s)}

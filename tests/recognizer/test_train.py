@@ -128,6 +128,11 @@ def test_train_writes_a_bundle_and_resume_continues_the_epoch_count(tmp_path) ->
     assert bundle.height == RECIPES["tiny"].height
     assert bundle.meta["training"]["epochs_run"] == 1
     assert bundle.meta["metrics"][0]["set"] == "synthetic-heldout-fonts"
+    # Whether the synthetic text had the fortunes' sentences is part of the recipe.
+    from recognizer.text import fortune_sentences
+
+    synthetic = bundle.meta["training"]["data"]["synthetic"]
+    assert synthetic["fortune_sentences"] == fortune_sentences()
     run = tmp_path / "run"
     assert (run / "checkpoints" / "last.weights.h5").is_file()
     assert (run / "tensorboard").is_dir()
