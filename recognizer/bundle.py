@@ -272,6 +272,14 @@ def model_card(meta: dict[str, Any], charset: Charset) -> str:
                 f"handwriting font files (weight {synth['weight']}); validation fonts held out: "
                 f"{', '.join(synth.get('fonts_heldout', [])) or 'none'}."
             )
+            if "fortune_sentences" in synth:
+                n = synth["fortune_sentences"]
+                lines.append(
+                    f"- Synthetic text: wordfreq word lists and {n:,} sentences of Debian's "
+                    "fortunes."
+                    if n
+                    else "- Synthetic text: wordfreq word lists only (Debian's fortunes absent)."
+                )
         for r in data.get("real") or []:
             lines.append(f"- Real lines: `{r['tsv']}` ({r['lines']} lines, weight {r['weight']}).")
         if train.get("command"):

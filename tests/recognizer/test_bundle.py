@@ -118,3 +118,19 @@ def test_recorded_metrics_replace_same_set_and_reach_the_card(saved, tmp_path) -
     sets = [(m["set"], m["cer"]) for m in bundle.meta["metrics"]]
     assert sets == [("synthetic", 0.5), ("real-lines", 0.2)]
     assert "20.0%" in (b / "MODEL_CARD.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("sentences", "says"),
+    [(12898, "12,898 sentences of Debian's fortunes"), (0, "word lists only")],
+)
+def test_card_says_where_the_synthetic_text_came_from(saved, sentences, says) -> None:
+    from recognizer.bundle import model_card
+
+    path, _, charset, _ = saved
+    meta = yaml.safe_load((path / "model.yaml").read_text())
+    synthetic = {"weight": 1.0, "fonts_train": 3, "fonts_heldout": ["a.ttf"]}
+    meta["training"]["data"] = {"synthetic": synthetic}
+    assert "Synthetic text" not in model_card(meta, charset)
+    synthetic["fortune_sentences"] = sentences
+    assert says in model_card(meta, charset)
