@@ -14,7 +14,9 @@ e.g. the hooker-lines validation split.
 
     .venv/bin/python bench/keyword_recall.py [--bundle BUNDLE (default: the one config.yaml activates)]
         [--labels FILE ...] [--decoder D] [--lexicon WORDS.txt] [--alternatives N]
-        [--min-prob P] [--shifts ROWS ...]
+        [--min-prob P] [--shifts ROWS ...] [--misses]
+
+`--misses` lists the words the index with alternatives does not find in their line.
 
 Bundle, decoder, word list, alternatives, test-time shifts and the lowest indexed
 alternative default to what config.yaml sets.
@@ -69,6 +71,7 @@ def main() -> int:
     ap.add_argument(
         "--shifts", type=int, nargs="+", default=model.test_time_shifts, help="test-time shifts"
     )
+    ap.add_argument("--misses", action="store_true", help="list the words not found")
     args = ap.parse_args()
     if not (args.bundle / "model.yaml").is_file():
         print(f"skipped: no model bundle at {args.bundle}")
@@ -132,16 +135,22 @@ def main() -> int:
     for label, fuzzy in configs:
         ix = indexes["with alternatives" if label.startswith("with") else "1-best only"]
         found = returned = right = 0
+        missed = []
         with index.searcher(ix) as s:
             for term, doc in queries:
                 hits = index.search(s, term, limit=TOP, fuzzy=fuzzy).hits
-                found += any(d == doc for d, _ in hits)
+                hit = any(d == doc for d, _ in hits)
+                found += hit
+                if not hit:
+                    missed.append(f"{term} ({items[int(doc)][0].name})")
                 returned += len(hits)
                 right += sum(term in truth[int(d)] for d, _ in hits)
         print(
             f"{label:28s} recall {found / max(1, len(queries)):.1%} ({found}/{len(queries)})"
             f"   precision {right / max(1, returned):.1%} ({right}/{returned} hits)"
         )
+        if args.misses and label == "with alternatives":
+            print("  not found: " + ", ".join(missed))
     return 0
 
 

@@ -43,7 +43,7 @@ class _Section(BaseModel):
 
 
 class ModelSettings(_Section):
-    bundle: Path = Field(Path("models/inkdex-hw-0.9"), description="active model bundle folder")
+    bundle: Path = Field(Path("models/inkdex-hw-0.11"), description="active model bundle folder")
     models_dir: Path = Field(Path("models"), description="folder that holds all bundles")
     # None: the active bundle's own default (``decoder`` in its model.yaml).
     decoder: Literal["greedy", "beam", "lexicon"] | None = Field(
