@@ -9,6 +9,16 @@ FONT_CACHE ?= $(HOME)/.cache/inkdex/fonts
 # English word list for the lexicon decoder (built from wordfreq, not kept in git).
 LEXICON := models/lexicon-en.txt
 
+# $(call apt_install,PACKAGE,WHAT HAPPENS WITHOUT IT): shell code that installs a
+# Debian package with apt-get when running as root, and otherwise says what is missing.
+apt_install = if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing $(1)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(1) >/dev/null) \
+			|| echo "could not install $(1); $(2)"; \
+	else \
+		echo "$(1) not installed and not root: $(2)"; \
+	fi
+
 .PHONY: serve test test-all lint chromium bench fonts fortunes train clean-venv
 
 $(BIN)/python:
@@ -45,13 +55,7 @@ test-all: lint chromium $(LEXICON)
 # apt-get when missing and running as root; otherwise that test skips and says why.
 chromium:
 	@if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "installing chromium for the browser test"; \
-			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
-				|| echo "could not install chromium; the browser test will be skipped"; \
-		else \
-			echo "chromium not found and not root: the browser test will be skipped"; \
-		fi; \
+		$(call apt_install,chromium,the browser test will be skipped); \
 	fi
 
 bench: $(VENV)/.dev $(LEXICON)
@@ -66,13 +70,7 @@ fonts: $(VENV)/.dev
 # bundled model was trained with).
 fortunes:
 	@if [ ! -d /usr/share/games/fortunes ]; then \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "installing Debian's fortunes for synthetic text"; \
-			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fortunes >/dev/null) \
-				|| echo "could not install fortunes; synthetic text will use word lists only"; \
-		else \
-			echo "fortunes not installed and not root: synthetic text will use word lists only"; \
-		fi; \
+		$(call apt_install,fortunes,synthetic text will use word lists only); \
 	fi
 
 train: fonts fortunes

@@ -82,12 +82,10 @@ class ModelSettings(_Section):
     @field_validator("test_time_shifts")
     @classmethod
     def _shifts(cls, v: list[int]) -> list[int]:
-        if not v:
-            return v
-        from recognizer.recognize import MAX_SHIFT
+        if v:
+            from recognizer.recognize import check_shifts
 
-        if any(x == 0 or abs(x) > MAX_SHIFT for x in v) or len(set(v)) != len(v):
-            raise ValueError(f"test_time_shifts: distinct non-zero rows within +-{MAX_SHIFT}")
+            check_shifts(v)  # RecognizerError is a ValueError: reported under this key
         return v
 
 

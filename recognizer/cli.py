@@ -19,22 +19,16 @@ def _transcribe(args: argparse.Namespace, settings: Settings) -> int:
     return run_transcribe(args, settings)
 
 
-def _register_transcribe(sub: argparse._SubParsersAction) -> None:
-    p = add_command(
-        sub,
-        "transcribe",
-        _transcribe,
-        "transcribe images (prints the text, or one PageTranscript JSON object per page)",
-        settings_flags={
-            "decoder": "model.decoder",
-            "beam_width": "model.beam_width",
-            "shifts": "model.test_time_shifts",
-            "lexicon": "model.lexicon",
-        },
-    )
-    p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--json", action="store_true", help="one JSON object per page, with path")
-    p.add_argument("--model", metavar="BUNDLE", help="bundle folder or name in model.models_dir")
+# Decoder options of `transcribe` and `eval`: argparse dest -> settings key.
+_DECODER_FLAGS = {
+    "decoder": "model.decoder",
+    "beam_width": "model.beam_width",
+    "shifts": "model.test_time_shifts",
+    "lexicon": "model.lexicon",
+}
+
+
+def _add_decoder_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decoder", choices=["greedy", "beam", "lexicon"], help="default from config")
     p.add_argument("--beam-width", type=int, metavar="N", help="default from config")
     p.add_argument("--lexicon", metavar="FILE", help="word list for the lexicon decoder")
@@ -45,6 +39,20 @@ def _register_transcribe(sub: argparse._SubParsersAction) -> None:
         metavar="ROWS",
         help="test-time shifts, e.g. -2 2 (default from config)",
     )
+
+
+def _register_transcribe(sub: argparse._SubParsersAction) -> None:
+    p = add_command(
+        sub,
+        "transcribe",
+        _transcribe,
+        "transcribe images (prints the text, or one PageTranscript JSON object per page)",
+        settings_flags=_DECODER_FLAGS,
+    )
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--json", action="store_true", help="one JSON object per page, with path")
+    p.add_argument("--model", metavar="BUNDLE", help="bundle folder or name in model.models_dir")
+    _add_decoder_flags(p)
     p.add_argument("--line", action="store_true", help="read each image as one text line")
     p.add_argument(
         "--overlay",
@@ -128,12 +136,7 @@ def _register_eval(sub: argparse._SubParsersAction) -> None:
         "eval",
         _eval,
         "measure a model bundle's CER and WER on labelled line images (prints JSON)",
-        settings_flags={
-            "decoder": "model.decoder",
-            "beam_width": "model.beam_width",
-            "shifts": "model.test_time_shifts",
-            "lexicon": "model.lexicon",
-        },
+        settings_flags=_DECODER_FLAGS,
     )
     src = p.add_argument_group("labelled lines (give one)")
     src.add_argument("--labels", metavar="FILE", help="image_path<TAB>text file")
@@ -146,16 +149,7 @@ def _register_eval(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--skip-err", action="store_true", help="IAM: skip rows marked 'err'")
     p.add_argument("--model", metavar="BUNDLE", help="bundle folder or name in model.models_dir")
-    p.add_argument("--decoder", choices=["greedy", "beam", "lexicon"], help="default from config")
-    p.add_argument("--beam-width", type=int, metavar="N", help="default from config")
-    p.add_argument("--lexicon", metavar="FILE", help="word list for the lexicon decoder")
-    p.add_argument(
-        "--shifts",
-        type=int,
-        nargs="+",
-        metavar="ROWS",
-        help="test-time shifts, e.g. -2 2 (default from config)",
-    )
+    _add_decoder_flags(p)
     p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N lines")
     p.add_argument("--report-lines", action="store_true", help="add per-line results")
     p.add_argument("--json", action="store_true", help="one compact JSON line (default: indented)")

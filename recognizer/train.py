@@ -772,6 +772,8 @@ def train(
         meta = json.loads((backup / "training_metadata.json").read_text())
         initial_epoch = int(meta["epoch"])
         log.info("resuming %s after epoch %d", run_dir, initial_epoch)
+    # Sentences of Debian's fortunes in the synthetic text (0: word lists only).
+    sentences = fortune_sentences()
     (run_dir / "run.json").write_text(
         json.dumps(
             {
@@ -781,7 +783,7 @@ def train(
                 "val_real": str(options.val_real) if options.val_real else None,
                 "fonts_train": len(train_fonts),
                 "fonts_heldout": [p.name for p in held_fonts],
-                "fortune_sentences": fortune_sentences(),
+                "fortune_sentences": sentences,
                 "argv": sys.argv,
             },
             indent=2,
@@ -864,8 +866,7 @@ def train(
                 "fonts_train": len(train_fonts),
                 "fonts_heldout": sorted(p.name for p in held_fonts),
                 "augment": recipe.synth_augment,
-                # Sentences of Debian's fortunes in the synthetic text (0: word lists only).
-                "fortune_sentences": fortune_sentences(),
+                "fortune_sentences": sentences,
             },
             "real": [
                 {"tsv": str(r.tsv), "weight": r.weight, "lines": len(s)}
