@@ -247,7 +247,7 @@ class DocumentList(BaseModel):
 
 class ReindexRequest(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"model": "inkdex-hw-0.11"}]}
+        extra="forbid", json_schema_extra={"examples": [{"model": "inkdex-hw-0.12"}]}
     )
 
     model: str | None = Field(

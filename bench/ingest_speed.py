@@ -68,7 +68,12 @@ def main() -> int:
         settings = load_settings(config, {"data_dir": str(work / "warm")})
         rec = load_recognizer(settings.model)
         load_s = time.perf_counter() - t
-        print(f"model {args.bundle.name}, decoder {rec.decoder}")
+        lm = rec.fusion
+        print(
+            f"model {args.bundle.name}, decoder {rec.decoder}"
+            + (f", language model weight {lm.weight:g}" if lm else ", no language model")
+            + f", {rec.line_pass} line pass"
+        )
         print(f"model load (TensorFlow import + bundle): {load_s:.1f}s")
 
         # 2. A cold `inkdex ingest` of the pages: everything included.

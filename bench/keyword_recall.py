@@ -14,12 +14,14 @@ e.g. the hooker-lines validation split.
 
     .venv/bin/python bench/keyword_recall.py [--bundle BUNDLE (default: the one config.yaml activates)]
         [--labels FILE ...] [--decoder D] [--lexicon WORDS.txt] [--alternatives N]
-        [--min-prob P] [--shifts ROWS ...] [--misses]
+        [--min-prob P] [--shifts ROWS ...] [--lm-weight W] [--lm-bonus B]
+        [--line-pass greedy|decoder] [--misses]
 
 `--misses` lists the words the index with alternatives does not find in their line.
 
-Bundle, decoder, word list, alternatives, test-time shifts and the lowest indexed
-alternative default to what config.yaml sets.
+Bundle, decoder, word list, alternatives, test-time shifts, language model weights,
+line pass and the lowest indexed alternative default to what config.yaml sets (and
+the bundle where config.yaml leaves them unset).
 """
 
 from __future__ import annotations
@@ -71,6 +73,9 @@ def main() -> int:
     ap.add_argument(
         "--shifts", type=int, nargs="+", default=model.test_time_shifts, help="test-time shifts"
     )
+    ap.add_argument("--lm-weight", type=float, default=model.lm_weight, help="(0: off)")
+    ap.add_argument("--lm-bonus", type=float, default=model.lm_bonus)
+    ap.add_argument("--line-pass", choices=["greedy", "decoder"], default=model.line_pass)
     ap.add_argument("--misses", action="store_true", help="list the words not found")
     args = ap.parse_args()
     if not (args.bundle / "model.yaml").is_file():
@@ -98,9 +103,15 @@ def main() -> int:
         lexicon=lexicon,
         capital_prior=model.capital_prior,
         shifts=args.shifts,
+        lm_weight=args.lm_weight,
+        lm_bonus=args.lm_bonus,
+        line_pass=args.line_pass,
     )
+    lm = rec.fusion
     print(
         f"model {rec.version}, decoder {rec.decoder}, alternatives >= {min_prob} indexed"
+        + (f", language model weight {lm.weight:g} bonus {lm.bonus:g}" if lm else "")
+        + f", {rec.line_pass} line pass"
         + (f", test-time shifts {list(rec.shifts)}" if rec.shifts else "")
     )
     images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p, _ in items]

@@ -8,7 +8,8 @@ the machine inflates the figures less), for:
 - segment: lines and words on the prepared page (`segment_lines`);
 - transcribe: the whole `transcribe_pages` with the model loaded (when a bundle exists).
 
-    .venv/bin/python bench/page_speed.py [--bundle BUNDLE] [--decoder D] [--lexicon FILE] [--repeats 5]
+    .venv/bin/python bench/page_speed.py [--bundle BUNDLE] [--decoder D] [--lexicon FILE]
+        [--lm-weight W (0: no language model)] [--repeats 5]
 
 Bundle, decoder and word list default to what config.yaml sets.
 """
@@ -47,6 +48,7 @@ def main() -> int:
     ap.add_argument("--bundle", type=Path, default=model.bundle)
     ap.add_argument("--decoder", default=model.decoder, choices=["greedy", "beam", "lexicon"])
     ap.add_argument("--lexicon", type=Path, default=model.lexicon, help="for --decoder lexicon")
+    ap.add_argument("--lm-weight", type=float, default=model.lm_weight, help="(0: off)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--font-cache", type=Path, default=Path("~/.cache/inkdex/fonts").expanduser())
     args = ap.parse_args()
@@ -63,8 +65,20 @@ def main() -> int:
         from recognizer.recognize import Recognizer
 
         lexicon = args.lexicon if args.decoder == "lexicon" else None
-        recognizer = Recognizer.load(args.bundle, decoder=args.decoder, lexicon=lexicon)
-        print(f"model {recognizer.version}, decoder {recognizer.decoder}")
+        recognizer = Recognizer.load(
+            args.bundle,
+            decoder=args.decoder,
+            lexicon=lexicon,
+            lm_weight=args.lm_weight,
+            lm_bonus=model.lm_bonus,
+            line_pass=model.line_pass,
+        )
+        lm = recognizer.fusion
+        print(
+            f"model {recognizer.version}, decoder {recognizer.decoder}"
+            + (f", language model weight {lm.weight:g}" if lm else ", no language model")
+            + f", {recognizer.line_pass} line pass"
+        )
     else:
         print(f"no bundle at {args.bundle}: timing segmentation only")
 

@@ -43,7 +43,7 @@ class _Section(BaseModel):
 
 
 class ModelSettings(_Section):
-    bundle: Path = Field(Path("models/inkdex-hw-0.11"), description="active model bundle folder")
+    bundle: Path = Field(Path("models/inkdex-hw-0.12"), description="active model bundle folder")
     models_dir: Path = Field(Path("models"), description="folder that holds all bundles")
     # None: the active bundle's own default (``decoder`` in its model.yaml).
     decoder: Literal["greedy", "beam", "lexicon"] | None = Field(
@@ -73,6 +73,22 @@ class ModelSettings(_Section):
             raise ValueError("capital_prior holds log-probabilities, each <= 0")
         return v
 
+    # None: the bundle's own (``decoder.lm_weight`` etc. in its model.yaml).
+    lm_weight: float | None = Field(
+        None,
+        ge=0,
+        le=10,
+        description="weight of the bundle's character language model in the beam "
+        "decoders; 0 = off; unset = the bundle's default",
+    )
+    lm_bonus: float | None = Field(
+        None, ge=-10, le=10, description="language model bonus per character; unset = bundle's"
+    )
+    line_pass: Literal["greedy", "decoder"] | None = Field(
+        None,
+        description="first pass over a line: its best path (greedy) or the decoder's "
+        "reading; unset = the bundle's default",
+    )
     test_time_shifts: list[int] = Field(
         default_factory=list,
         description="read each line again moved down (+) or up (-) by these many input rows "

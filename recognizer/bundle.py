@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 WEIGHTS_FILE = "model.weights.h5"
 CHARSET_FILE = "charset.txt"
 META_FILE = "model.yaml"
+# Optional character language model the beam decoders fuse in (`recognizer.charlm`).
+CHARLM_FILE = "charlm.npz"
 CARD_FILE = "MODEL_CARD.md"
 FORMAT = 1
 # The line normalisation `recognizer.lineimage.normalize_line` implements.
@@ -43,6 +45,11 @@ class DecoderDefaults:
     decoder: str = "beam"
     beam_width: int = 16
     alternatives: int = 5
+    # Weight and per-character bonus of the bundle's character language model in the
+    # beam decoders (weight 0: not used); `line_pass` is `recognizer.decode.read_line`'s.
+    lm_weight: float = 0.0
+    lm_bonus: float = 0.0
+    line_pass: str = "greedy"
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,12 @@ class Bundle:
     @property
     def height(self) -> int:
         return self.normalization.height
+
+    @property
+    def charlm_path(self) -> Path | None:
+        """The bundle's character language model file, None when it has none."""
+        path = self.path / CHARLM_FILE
+        return path if path.is_file() else None
 
     def build_model(self) -> Any:
         """The CRNN (logits) with the bundle's weights loaded."""
@@ -135,6 +148,13 @@ def load_bundle(path: Path) -> Bundle:
         )
     if config.height != norm.height:
         raise BundleError(f"{path / META_FILE}: input height differs from architecture height")
+    if decoder.lm_weight > 0 and not (path / CHARLM_FILE).is_file():
+        raise BundleError(
+            f"model bundle {path} is incomplete: its decoder uses a language model "
+            f"but {CHARLM_FILE} is missing"
+        )
+    if decoder.line_pass not in ("greedy", "decoder"):
+        raise BundleError(f"{path / META_FILE}: unknown line_pass {decoder.line_pass!r}")
     return Bundle(path, name, version, charset, config, norm, decoder, meta)
 
 
@@ -185,6 +205,21 @@ def save_bundle(
     return path
 
 
+def update_meta(path: Path, changes: dict[str, Any]) -> Bundle:
+    """Replace top-level sections of a bundle's ``model.yaml`` (and its card); reloads it."""
+    bundle = load_bundle(path)
+    meta = {**bundle.meta, **changes}
+    _write_meta(bundle.path, meta, bundle.charset)
+    return load_bundle(path)
+
+
+def _write_meta(path: Path, meta: dict[str, Any], charset: Charset) -> None:
+    (path / META_FILE).write_text(
+        yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=100), encoding="utf-8"
+    )
+    (path / CARD_FILE).write_text(model_card(meta, charset), encoding="utf-8")
+
+
 def record_metrics(path: Path, entries: list[dict[str, Any]]) -> Bundle:
     """Add measured figures to a bundle's ``model.yaml`` and card.
 
@@ -199,15 +234,33 @@ def record_metrics(path: Path, entries: list[dict[str, Any]]) -> Bundle:
         if not any((m.get("set"), m.get("decoder")) == (e["set"], e["decoder"]) for e in entries)
     ]
     meta["metrics"] = keep + [dict(e) for e in entries]
-    (bundle.path / META_FILE).write_text(
-        yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=100), encoding="utf-8"
-    )
-    (bundle.path / CARD_FILE).write_text(model_card(meta, bundle.charset), encoding="utf-8")
+    _write_meta(bundle.path, meta, bundle.charset)
     return load_bundle(path)
 
 
 def _num(v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) else "?"
+
+
+def _lm_defaults(decoder: dict[str, Any]) -> str:
+    weight = float(decoder.get("lm_weight") or 0)
+    if weight <= 0:
+        return ""
+    return (
+        f", character language model at weight {weight:g} with a bonus of "
+        f"{float(decoder.get('lm_bonus') or 0):g} per character, "
+        f"{decoder.get('line_pass', 'greedy')} line pass"
+    )
+
+
+def _lm_card(lm: dict[str, Any] | None) -> list[str]:
+    if not lm:
+        return []
+    return [
+        f"- Character language model (`{CHARLM_FILE}`): {lm.get('order', '?')}-gram, "
+        f"Witten-Bell, {_num(lm.get('ngrams'))} n-grams (those of 3+ characters seen at "
+        f"least {lm.get('min_count', '?')} times), from {lm.get('source', '?')}."
+    ]
 
 
 def model_card(meta: dict[str, Any], charset: Charset) -> str:
@@ -238,10 +291,11 @@ def model_card(meta: dict[str, Any], charset: Charset) -> str:
         f"4 input columns; {len(charset)} characters plus the CTC blank "
         "(printable ASCII).",
         f"- Decoder defaults: {meta['decoder']['decoder']}, beam width "
-        f"{meta['decoder']['beam_width']}, {meta['decoder']['alternatives']} alternatives per word; "
-        "`model.decoder`, `model.beam_width` and `model.alternatives` in inkdex's "
-        "configuration override them (the shipped config.yaml reads with the lexicon "
-        "decoder).",
+        f"{meta['decoder']['beam_width']}, {meta['decoder']['alternatives']} alternatives per word"
+        + _lm_defaults(meta["decoder"])
+        + "; `model.decoder`, `model.beam_width`, `model.alternatives`, `model.lm_weight`, "
+        "`model.lm_bonus` and `model.line_pass` in inkdex's configuration override them.",
+        *_lm_card(meta.get("language_model")),
         "",
         "## Measured accuracy",
         "",

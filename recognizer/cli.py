@@ -1,4 +1,5 @@
-"""Subcommands owned by the recognizer: `transcribe`, `train`, `eval`, `fonts`, `synth`, `lexicon`.
+"""Subcommands owned by the recognizer: `transcribe`, `train`, `eval`, `fonts`, `synth`, `lexicon`,
+`charlm`.
 
 Each subcommand has its own `_register_<name>` function; the handlers live in the
 module of the stage they drive and are imported lazily, so `inkdex --help` stays fast.
@@ -25,6 +26,9 @@ _DECODER_FLAGS = {
     "beam_width": "model.beam_width",
     "shifts": "model.test_time_shifts",
     "lexicon": "model.lexicon",
+    "lm_weight": "model.lm_weight",
+    "lm_bonus": "model.lm_bonus",
+    "line_pass": "model.line_pass",
 }
 
 
@@ -39,6 +43,11 @@ def _add_decoder_flags(p: argparse.ArgumentParser) -> None:
         metavar="ROWS",
         help="test-time shifts, e.g. -2 2 (default from config)",
     )
+    p.add_argument(
+        "--lm-weight", type=float, metavar="W", help="character language model weight (0: off)"
+    )
+    p.add_argument("--lm-bonus", type=float, metavar="B", help="language model bonus per character")
+    p.add_argument("--line-pass", choices=["greedy", "decoder"], help="first pass over a line")
 
 
 def _register_transcribe(sub: argparse._SubParsersAction) -> None:
@@ -219,6 +228,36 @@ def _register_lexicon(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="rebuild an existing file")
 
 
+def _charlm(args: argparse.Namespace, settings: Settings) -> int:
+    from recognizer.charlm import run_charlm_cli
+
+    return run_charlm_cli(args, settings)
+
+
+def _register_charlm(sub: argparse._SubParsersAction) -> None:
+    from recognizer import charlm
+
+    p = add_command(
+        sub,
+        "charlm",
+        _charlm,
+        "build a bundle's character language model from Debian's fortunes and use it",
+    )
+    p.add_argument("bundle", type=Path, metavar="BUNDLE", help="bundle folder")
+    p.add_argument("--order", type=int, default=charlm.DEFAULT_ORDER, help="n-gram order")
+    p.add_argument(
+        "--min-count",
+        type=int,
+        default=charlm.DEFAULT_MIN_COUNT,
+        help="drop n-grams of 3+ characters seen fewer times",
+    )
+    p.add_argument("--weight", type=float, default=charlm.DEFAULT_WEIGHT, help="decoder weight")
+    p.add_argument(
+        "--bonus", type=float, default=charlm.DEFAULT_BONUS, help="decoder bonus per character"
+    )
+    p.add_argument("--line-pass", choices=["greedy", "decoder"], default=charlm.DEFAULT_LINE_PASS)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     _register_transcribe(sub)
     _register_train(sub)
@@ -226,3 +265,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_fonts(sub)
     _register_synth(sub)
     _register_lexicon(sub)
+    _register_charlm(sub)

@@ -35,6 +35,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from recognizer.charlm import Fusion
 from recognizer.lexicon import Lexicon, LexiconError
 
 __all__ = [
@@ -214,7 +215,12 @@ class _Final:
 
 
 def _prefix_beam(
-    lp: np.ndarray, beam_width: int, rule: _LexiconRule | None
+    lp: np.ndarray,
+    beam_width: int,
+    rule: _LexiconRule | None,
+    fusion: Fusion | None = None,
+    before: str = "",
+    chars: str = "",
 ) -> tuple[list[_Final], list[int], list[int]]:
     """CTC prefix beam search over log-probabilities `lp` (T x C).
 
@@ -223,7 +229,10 @@ def _prefix_beam(
     is an integer node in a tree of (parent, class) pairs, so beams are compared
     in O(1). With a `rule`, a beam is a (prefix, word state) pair and extensions
     are either "continue the word" (kind 0) or "a free character between words"
-    (kind 1). Returns the final beams and the prefix tree (parents, classes).
+    (kind 1). With a `fusion`, every extension also scores the character language
+    model's term, in the context of the line's text `before` the frames plus the
+    beam's prefix (`chars` names the classes). Returns the final beams and the
+    prefix tree (parents, classes).
     """
     if beam_width < 1:
         raise DecodeError(f"beam_width must be >= 1, got {beam_width}")
@@ -242,9 +251,11 @@ def _prefix_beam(
     pnb = np.array([NEG_INF])
     last = np.array([n_classes])
     lm = np.array([0.0])
+    contexts: list[str] = [fusion.context(before)] if fusion else [""]
     lp_pad = np.concatenate([lp, np.full((n_frames, 1), NEG_INF)], axis=1)
-    # Without a rule, a class outside a frame's top beam_width + 1 cannot beat the
-    # beam_width extensions of the same beam by better classes, so it is never tried.
+    # Without a rule or a language model, a class outside a frame's top beam_width + 1
+    # cannot beat the beam_width extensions of the same beam by better classes, so it
+    # is never tried.
     cap = beam_width + 1 if rule is None else n_classes
 
     # Candidate classes per frame: likely enough, and (without a rule) among the top `cap`.
@@ -275,15 +286,20 @@ def _prefix_beam(
         # kind, the prior after extending (-inf where the rule forbids it).
         acoustic = np.where(last[:, None] == cand[None, :], pb[:, None], total[:, None])
         acoustic += y[cand][None, :]
+        fused = (
+            np.stack([fusion.row(ctx, chars)[cand] for ctx in contexts])
+            if fusion
+            else np.zeros((k, n_cand))
+        )
         if rule is None:
-            priors: list[np.ndarray] = []
-            scores = [acoustic + lm[:, None]]
+            priors: list[np.ndarray] = [lm[:, None] + fused]
         else:
             tables = [rule.transitions(s) for s in states]  # type: ignore[arg-type]
             child = np.stack([tb[0] for tb in tables])[:, cand]
             leave = np.array([tb[1] for tb in tables])
-            priors = [lm[:, None] + child, lm[:, None] + leave[:, None] + rule.free[cand][None, :]]
-            scores = [acoustic + prior for prior in priors]
+            base = lm[:, None] + fused
+            priors = [base + child, base + leave[:, None] + rule.free[cand][None, :]]
+        scores = [acoustic + prior for prior in priors]
 
         # A beam whose parent is also a beam takes in the parent's extension.
         cand_l = cand.tolist()
@@ -331,15 +347,16 @@ def _prefix_beam(
         n_pnb = np.where(stay, stay_pnb[src], acoustic[src, pos])
         n_last = np.where(stay, last[src], ext_c)
         if rule is None:
-            n_lm = lm[src]
+            ext_lm = priors[0][src, pos]
         else:
             ext_lm = np.where(kind == 0, priors[0][src, pos], priors[1][src, pos])
-            n_lm = np.where(stay, lm[src], ext_lm)
+        n_lm = np.where(stay, lm[src], ext_lm)
 
         o_nodes: list[int] = []
         o_states: list[str | None] = []
         o_frames: list[tuple[int, ...]] = []
         o_parents: list[tuple[object, int, int] | None] = []
+        o_contexts: list[str] = []
         for is_stay, i, c, kd in zip(
             stay.tolist(), src.tolist(), ext_c.tolist(), kind.tolist(), strict=True
         ):
@@ -348,6 +365,7 @@ def _prefix_beam(
                 o_states.append(states[i])
                 o_frames.append(new_frames[i])
                 o_parents.append(parents[i])
+                o_contexts.append(contexts[i])
                 continue
             parent_node = nodes[i]
             node = tree_index.get((parent_node, c), -1)
@@ -363,6 +381,7 @@ def _prefix_beam(
                 o_states.append(rule.child(states[i], c) if kd == 0 else "")  # type: ignore[arg-type]
             o_frames.append(frames[i] + (t,))
             o_parents.append((keys[i], c, kd))
+            o_contexts.append(fusion.next_context(contexts[i], chars[c - 1]) if fusion else "")
         if rule is not None:
             # Two routes can reach one (prefix, state) beam; add them up.
             o_keys = list(zip(o_nodes, o_states, strict=True))
@@ -382,7 +401,9 @@ def _prefix_beam(
                 o_states = [o_states[r] for r in keep]
                 o_frames = [o_frames[r] for r in keep]
                 o_parents = [o_parents[r] for r in keep]
+                o_contexts = [o_contexts[r] for r in keep]
         nodes, states, frames, parents = o_nodes, o_states, o_frames, o_parents
+        contexts = o_contexts
         pb, pnb, last, lm = n_pb, n_pnb, n_last, n_lm
 
     total = np.logaddexp(pb, pnb)
@@ -402,21 +423,28 @@ def _text(node: int, tree_parent: list[int], tree_class: list[int], chars: str) 
 
 
 def beam_search(
-    probs: np.ndarray, charset: CharsetLike, beam_width: int = 16, top_n: int = 5
+    probs: np.ndarray,
+    charset: CharsetLike,
+    beam_width: int = 16,
+    top_n: int = 5,
+    fusion: Fusion | None = None,
+    before: str = "",
 ) -> list[Decoded]:
     """N-best CTC prefix beam search, most probable first.
 
     Each `Decoded.prob` is the labelling's raw probability (summed over its
-    alignments), not renormalised over the returned list.
+    alignments), not renormalised over the returned list. With a `fusion`, beams are
+    ranked by that probability plus the character language model's score, read after
+    the line's text `before` these frames.
     """
     lp = _log_probs(probs, charset)
     if lp.shape[0] == 0:
         return [Decoded("", 1.0, ())]
-    finals, parent, cls = _prefix_beam(lp, beam_width, None)
+    chars = charset.chars
+    finals, parent, cls = _prefix_beam(lp, beam_width, None, fusion, before, chars)
     if not finals:  # unreachable for softmax rows, kept so callers can index [0]
         return [Decoded("", 0.0, ())]
-    finals.sort(key=lambda f: f.logp, reverse=True)
-    chars = charset.chars
+    finals.sort(key=lambda f: f.logp + f.lm, reverse=True)
     return [
         Decoded(_text(f.node, parent, cls, chars), math.exp(f.logp), f.frames)
         for f in finals[: max(1, top_n)]
@@ -429,20 +457,23 @@ def lexicon_beam_search(
     lexicon: Lexicon,
     beam_width: int = 16,
     top_n: int = 5,
+    fusion: Fusion | None = None,
+    before: str = "",
 ) -> list[Decoded]:
     """N-best prefix beam search whose words (letter runs) are words of `lexicon`.
 
     Matching ignores case; other characters (digits, punctuation, space) may stand
     between words freely. Readings are ranked by acoustic log probability plus the
-    lexicon's frequency prior (if it has one); `prob` is the acoustic probability.
-    If no beam ends on a whole word, falls back to `beam_search`.
+    lexicon's frequency prior (if it has one) and the `fusion`'s score (if given);
+    `prob` is the acoustic probability. If no beam ends on a whole word, falls back
+    to `beam_search`.
     """
     lp = _log_probs(probs, charset)
     if lp.shape[0] == 0:
         return [Decoded("", 1.0, ())]
     rule = _LexiconRule(lexicon, charset.chars)
-    finals, parent, cls = _prefix_beam(lp, beam_width, rule)
     chars = charset.chars
+    finals, parent, cls = _prefix_beam(lp, beam_width, rule, fusion, before, chars)
     merged: dict[str, tuple[float, float, tuple[int, ...], float]] = {}
     for f in finals:
         leave = rule.transitions(f.state)[1]  # type: ignore[arg-type]
@@ -462,7 +493,7 @@ def lexicon_beam_search(
                 max(score, prev[3]),
             )
     if not merged:
-        return beam_search(probs, charset, beam_width, top_n)
+        return beam_search(probs, charset, beam_width, top_n, fusion, before)
     ranked = sorted(merged.items(), key=lambda kv: kv[1][0], reverse=True)
     return [Decoded(t, math.exp(v[1]), v[2]) for t, v in ranked[: max(1, top_n)]]
 
@@ -566,15 +597,17 @@ def _decode(
     beam_width: int,
     top_n: int,
     lexicon: Lexicon | None,
+    fusion: Fusion | None = None,
+    before: str = "",
 ) -> list[Decoded]:
     if decoder == "greedy":
         return [greedy(probs, charset)]
     if decoder == "beam":
-        return beam_search(probs, charset, beam_width, top_n)
+        return beam_search(probs, charset, beam_width, top_n, fusion, before)
     if decoder == "lexicon":
         if lexicon is None:
             raise DecodeError("the lexicon decoder needs a lexicon (set model.lexicon)")
-        return lexicon_beam_search(probs, charset, lexicon, beam_width, top_n)
+        return lexicon_beam_search(probs, charset, lexicon, beam_width, top_n, fusion, before)
     raise DecodeError(f"unknown decoder {decoder!r}; use greedy, beam or lexicon")
 
 
@@ -589,6 +622,7 @@ def read_line(
     min_alternative_prob: float = MIN_ALTERNATIVE_PROB,
     sure_prob: float = SURE_WORD_PROB,
     line_pass: LinePass = "greedy",
+    fusion: Fusion | None = None,
 ) -> LineReading:
     """Decode a line and read each word with a confidence and alternative spellings.
 
@@ -625,6 +659,7 @@ def read_line(
         min_alternative_prob=min_alternative_prob,
         sure_prob=sure_prob,
         line_pass=line_pass,
+        fusion=fusion,
     )[0]
 
 
@@ -639,6 +674,7 @@ def read_lines(
     min_alternative_prob: float = MIN_ALTERNATIVE_PROB,
     sure_prob: float = SURE_WORD_PROB,
     line_pass: LinePass = "greedy",
+    fusion: Fusion | None = None,
 ) -> list[LineReading]:
     """`read_line` for several lines (a batch of crops, the lines of a page).
 
@@ -650,7 +686,7 @@ def read_lines(
         raise DecodeError(f"unknown line pass {line_pass!r}; use decoder or greedy")
     two_pass = line_pass == "greedy" and decoder != "greedy"
     firsts = [
-        _first_pass(p, charset, decoder, beam_width, lexicon, greedy_pass=two_pass) for p in probs
+        _first_pass(p, charset, decoder, beam_width, lexicon, two_pass, fusion) for p in probs
     ]
     texts = [f.best.text[a:b] for f in firsts for a, b in f.spans]
     spans = [s for f in firsts for s in f.word_spans]
@@ -671,6 +707,7 @@ def read_lines(
                 min_alternative_prob,
                 sure_prob,
                 pick_best=two_pass,
+                fusion=fusion,
             )
         )
         k += n
@@ -694,12 +731,13 @@ def _first_pass(
     beam_width: int,
     lexicon: Lexicon | None,
     greedy_pass: bool,
+    fusion: Fusion | None = None,
 ) -> _FirstPass:
     p = _check_probs(probs, charset)
     if greedy_pass or decoder == "greedy":
         best = _best_path(p, charset.chars)
     else:
-        best = _decode(p, charset, decoder, beam_width, 1, lexicon)[0]
+        best = _decode(p, charset, decoder, beam_width, 1, lexicon, fusion)[0]
     text = best.text
     spans = _word_spans(text)
     space = charset.chars.find(" ") + 1  # 0 when the charset has no space
@@ -730,6 +768,7 @@ def _second_pass(
     min_alternative_prob: float,
     sure_prob: float,
     pick_best: bool,
+    fusion: Fusion | None = None,
 ) -> LineReading:
     """The line's words with confidences (`confs`: each word's probability on its span)."""
     best = first.best
@@ -757,6 +796,8 @@ def _second_pass(
                 alternatives,
                 min_alternative_prob,
                 pick_best=pick_best,
+                fusion=fusion,
+                before="".join(pieces) + text[done:a],
             )
         pieces += [text[done:a], word]
         done = b
@@ -806,6 +847,8 @@ def _word_alternatives(
     alternatives: int,
     min_prob: float,
     pick_best: bool = False,
+    fusion: Fusion | None = None,
+    before: str = "",
 ) -> tuple[str, float, tuple[tuple[str, float], ...]]:
     """The word, its posterior and its alternatives on a word's frame span.
 
@@ -816,11 +859,22 @@ def _word_alternatives(
     as nothing; otherwise it is `word`.
     """
     n = max(WORD_POOL, alternatives)
-    pool = _decode(span, charset, decoder, max(beam_width, n), n, lexicon)
+    pool = _decode(span, charset, decoder, max(beam_width, n), n, lexicon, fusion, before)
     if pick_best and pool and pool[0].text:
         word = pool[0].text
     probs = {d.text: d.prob for d in pool}
     probs.setdefault(word, word_prob)  # a word pool[0] replaced is in the pool already
+    if fusion is not None:
+        # The language model weighs in on which reading the ink shows (in log space,
+        # shifted so the likeliest reading weighs 1).
+        chars = charset.chars
+        logw = {
+            t: (math.log(v) + fusion.score(before, t, chars)) if v > 0 else NEG_INF
+            for t, v in probs.items()
+        }
+        top = max(logw.values())
+        if top > NEG_INF:
+            probs = {t: math.exp(w - top) for t, w in logw.items()}
     total = sum(probs.values())
     if total <= 0:
         return word, 0.0, ((word, 0.0),)

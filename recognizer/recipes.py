@@ -41,6 +41,9 @@ class Recipe:
     max_width_per_height: float = 40.0
     patience: int = 6
     seed: int = 0
+    # Order of the character language model built from the fortunes into the bundle
+    # (`recognizer.charlm`); 0: none.
+    charlm_order: int = 6
     model: dict[str, Any] = field(default_factory=dict)
 
     def model_config(self, charset: Charset) -> ModelConfig:
@@ -64,6 +67,7 @@ RECIPES: dict[str, Recipe] = {
         warmup_steps=2,
         val_synth_lines=8,
         val_real_lines=8,
+        charlm_order=3,
         model={"filters": (8, 8, 16, 16), "proj_units": 16, "lstm_units": 16, "dropout": 0.0},
     ),
 }

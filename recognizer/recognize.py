@@ -161,7 +161,11 @@ class Recognizer:
         batch_size: int = 32,
         spell_correction: bool = False,
         shifts: Sequence[int] = (),
+        fusion: Any = None,
+        line_pass: str = "greedy",
     ) -> None:
+        if line_pass not in ("greedy", "decoder"):
+            raise RecognizerError(f"unknown line pass {line_pass!r}: use greedy or decoder")
         if decoder not in ("greedy", "beam", "lexicon"):
             raise RecognizerError(f"unknown decoder {decoder!r}: use greedy, beam or lexicon")
         if decoder == "lexicon" and lexicon is None:
@@ -177,6 +181,9 @@ class Recognizer:
         # Test-time shifts: each batch is also read moved up/down by these many rows and
         # the per-frame probabilities are averaged (geometric mean) over all readings.
         self.shifts = check_shifts(shifts)
+        # The character language model the beam decoders fuse in (a charlm.Fusion), or None.
+        self.fusion = fusion
+        self.line_pass = line_pass
         self.speller = None
         if spell_correction:
             if lexicon is None:
@@ -199,12 +206,17 @@ class Recognizer:
         spell_correction: bool = False,
         capital_prior: tuple[float, float] | None = None,
         shifts: Sequence[int] = (),
+        lm_weight: float | None = None,
+        lm_bonus: float | None = None,
+        line_pass: str | None = None,
     ) -> Recognizer:
         """Load the bundle at `bundle_dir` (raises `BundleError` when it is missing or bad).
 
         `decoder`, `beam_width` and `alternatives` left at None take the bundle's own
         defaults (``decoder`` in its model.yaml). `shifts` (rows, e.g. ``(-2, 2)``) reads
         every line once more per shift and averages the readings: fewer errors, slower.
+        `lm_weight`, `lm_bonus` and `line_pass` left at None also take the bundle's;
+        a weight above 0 needs a bundle with a character language model.
         """
         shifts = check_shifts(shifts)
         t0 = time.monotonic()
@@ -213,6 +225,12 @@ class Recognizer:
         decoder = defaults.decoder if decoder is None else decoder
         beam_width = defaults.beam_width if beam_width is None else beam_width
         alternatives = defaults.alternatives if alternatives is None else alternatives
+        fusion = _load_fusion(
+            bundle,
+            defaults.lm_weight if lm_weight is None else lm_weight,
+            defaults.lm_bonus if lm_bonus is None else lm_bonus,
+        )
+        line_pass = defaults.line_pass if line_pass is None else line_pass
         lex = None
         if lexicon is not None:
             from recognizer.lexicon import Lexicon, LexiconError
@@ -237,6 +255,8 @@ class Recognizer:
             batch_size,
             spell_correction,
             shifts,
+            fusion,
+            line_pass,
         )
         log.info("loaded model %s in %.1f s", rec.version, time.monotonic() - t0)
         return rec
@@ -309,6 +329,8 @@ class Recognizer:
                 beam_width=self.beam_width,
                 alternatives=self.alternatives,
                 lexicon=self.lexicon,
+                line_pass=self.line_pass,  # type: ignore[arg-type]
+                fusion=self.fusion if self.decoder != "greedy" else None,
             )
         )
         results = []
@@ -394,6 +416,23 @@ class Recognizer:
         return self.transcribe_pages([image])[0]
 
 
+def _load_fusion(bundle: Bundle, weight: float, bonus: float) -> Any:
+    """The bundle's language model with its decoder weights; None at weight 0."""
+    from recognizer.charlm import CharLM, CharLMError, Fusion, check_weight
+
+    try:
+        if check_weight(weight) == 0:
+            return None
+        if bundle.charlm_path is None:
+            raise CharLMError(
+                f"bundle {bundle.path} has no character language model "
+                "(`inkdex charlm BUNDLE` builds one); set model.lm_weight to 0"
+            )
+        return Fusion(CharLM.load(bundle.charlm_path), weight, bonus)
+    except CharLMError as exc:
+        raise RecognizerError(str(exc)) from exc
+
+
 def load_recognizer(model_settings: Any, bundle: Path | None = None) -> Recognizer:
     """A `Recognizer` from the ``model`` section of `inkdex.settings.Settings`."""
     return Recognizer.load(
@@ -406,6 +445,9 @@ def load_recognizer(model_settings: Any, bundle: Path | None = None) -> Recogniz
         spell_correction=model_settings.spell_correction,
         capital_prior=model_settings.capital_prior,
         shifts=model_settings.test_time_shifts,
+        lm_weight=model_settings.lm_weight,
+        lm_bonus=model_settings.lm_bonus,
+        line_pass=model_settings.line_pass,
     )
 
 

@@ -139,6 +139,11 @@ def fortune_sentences(folder: Path = FORTUNES_DIR) -> int:
     return len(_fortunes(Path(folder)))
 
 
+def fortune_texts(folder: Path = FORTUNES_DIR) -> tuple[str, ...]:
+    """The fortunes' prose passages (ASCII) the synthetic text draws on; empty when absent."""
+    return _fortunes(Path(folder))
+
+
 class TextSource:
     """Random text lines for synthetic handwriting, from 1 word to about `max_chars`.
 

@@ -899,6 +899,12 @@ def train(
         training=training,
         metrics=metrics,
     )
+    if recipe.charlm_order > 0 and sentences:
+        from recognizer.charlm import add_to_bundle
+
+        add_to_bundle(bundle, order=recipe.charlm_order)
+    elif recipe.charlm_order > 0:
+        log.warning("no fortunes installed: %s has no character language model", bundle)
     log.info("wrote %s (%s)", bundle, ", ".join(f"{k} {v:.4f}" for k, v in final.items()))
     return TrainResult(bundle, run_dir, epochs_run, best_epoch, final)
 

@@ -73,7 +73,7 @@ def start_reindex(
                     "example": {
                         "job_id": "reindex-0004",
                         "state": "running",
-                        "model": "inkdex-hw-0.11",
+                        "model": "inkdex-hw-0.12",
                         "generation": "0004",
                         "done": 120,
                         "total": 1250,

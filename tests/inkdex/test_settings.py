@@ -65,6 +65,8 @@ def test_cli_flags_reach_settings(config_file: Path, monkeypatch: pytest.MonkeyP
         ("api:\n  port: not-a-number\n", "api.port"),
         ("api:\n  port: 70000\n", "api.port"),
         ("model:\n  decoder: magic\n", "model.decoder"),
+        ("model:\n  lm_weight: -0.5\n", "model.lm_weight"),
+        ("model:\n  line_pass: sideways\n", "model.line_pass"),
         ("inbox:\n  stable_seconds: 3\n", "inbox.stable_seconds"),
     ],
 )

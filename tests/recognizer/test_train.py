@@ -133,6 +133,13 @@ def test_train_writes_a_bundle_and_resume_continues_the_epoch_count(tmp_path) ->
 
     synthetic = bundle.meta["training"]["data"]["synthetic"]
     assert synthetic["fortune_sentences"] == fortune_sentences()
+    # The recipe's character language model is built from the same sentences.
+    if fortune_sentences():
+        assert bundle.charlm_path is not None
+        assert bundle.meta["language_model"]["order"] == RECIPES["tiny"].charlm_order
+        assert bundle.decoder.lm_weight > 0
+    else:
+        assert bundle.charlm_path is None and bundle.decoder.lm_weight == 0
     run = tmp_path / "run"
     assert (run / "checkpoints" / "last.weights.h5").is_file()
     assert (run / "tensorboard").is_dir()
