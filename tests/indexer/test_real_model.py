@@ -92,9 +92,36 @@ def test_the_ingest_worker_loads_the_model_with_every_model_setting(
             "alternatives": 3,
             "spell_correction": True,
             "capital_prior": [-1.0, -2.0],
+            "lm_weight": 0.5,
+            "lm_bonus": 1.0,
+            "line_pass": "decoder",
         },
     )
     rec = LazyRecognizer(repo.bundle, settings).get()
     assert (rec.decoder, rec.alternatives) == ("lexicon", 3)
     assert rec.speller is not None
     assert rec.lexicon.capital_logp == (-1.0, -2.0)
+    assert (rec.fusion.weight, rec.fusion.bonus, rec.line_pass) == (0.5, 1.0, "decoder")
+
+
+def test_the_shipped_bundle_reads_with_its_language_model() -> None:
+    """The default bundle carries a character language model, and it changes readings."""
+    repo = load_settings(REPO / "config.yaml").model
+    if not (repo.bundle / "model.yaml").is_file():
+        pytest.skip("no trained bundle")
+    from recognizer.recognize import Recognizer
+    from recognizer.synthpage import PageSynth
+
+    rec = Recognizer.load(repo.bundle, decoder="beam")
+    assert rec.fusion is not None and rec.fusion.weight > 0
+    plain = Recognizer.load(repo.bundle, decoder="beam", lm_weight=0)
+    assert plain.fusion is None
+    page = PageSynth(seed=11, kinds=("letter",)).sample(0)
+    (fused,) = rec.transcribe_pages([page.image])
+    (alone,) = plain.transcribe_pages([page.image])
+    assert [ln.text for ln in fused.lines] != [ln.text for ln in alone.lines], (
+        "the language model never changed a reading"
+    )
+    truth = [w.text.lower() for line in page.lines for w in line.words]
+    read = {w.text.lower() for line in fused.lines for w in line.words}
+    assert sum(w in read for w in truth) >= 0.5 * len(truth)
