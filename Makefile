@@ -19,7 +19,7 @@ apt_install = if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 		echo "$(1) not installed and not root: $(2)"; \
 	fi
 
-.PHONY: serve test test-all lint chromium bench fonts fortunes train clean-venv
+.PHONY: serve test test-all lint chromium bench fonts text train clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,15 +65,19 @@ bench: $(VENV)/.dev $(LEXICON)
 fonts: $(VENV)/.dev
 	$(BIN)/inkdex fonts fetch --dest $(FONT_CACHE)
 
-# Sentences for synthetic text lines come from Debian's fortunes when it is installed
-# (without it, lines are built from word lists only and the recipe is not the one the
-# bundled model was trained with).
-fortunes:
+# Text the recipe needs from Debian: the fortunes' sentences for synthetic text lines
+# (without them, lines are built from word lists only and the recipe is not the one
+# the bundled model was trained with), and with them WordNet's glosses for the
+# decoders' character language model (`inkdex charlm`, run at the end of training).
+text:
 	@if [ ! -d /usr/share/games/fortunes ]; then \
 		$(call apt_install,fortunes,synthetic text will use word lists only); \
 	fi
+	@if [ ! -d /usr/share/wordnet ]; then \
+		$(call apt_install,wordnet-base,the language model will be built without WordNet); \
+	fi
 
-train: fonts fortunes
+train: fonts text
 	$(BIN)/inkdex train --recipe default
 
 clean-venv:

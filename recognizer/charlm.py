@@ -36,14 +36,14 @@ from inkdex.fileio import atomic_write_bytes
 log = logging.getLogger(__name__)
 
 FORMAT = 1
-# Recipe defaults, chosen on the Hooker validation lines (models/README.md): with
-# inkdex-hw-0.12 the lexicon decoder's WER falls from 42.9% to 41.7%, the beam
-# decoder's CER from 25.4% to 22.x% (21.7% with a whole-line first pass, which is
-# slower and moves word boxes off the best path's, so it is not the default).
+# Recipe defaults, chosen on the Hooker validation lines with the lexicon decoder
+# (models/README.md): with inkdex-hw-0.12, CER 23.0% -> 21.5%, WER 42.9% -> 40.1%. A
+# whole-line first pass ("decoder") reads a little better still but is slower and
+# moves word boxes off the best path's, so it is not the default.
 DEFAULT_ORDER = 6
 DEFAULT_MIN_COUNT = 2
-DEFAULT_WEIGHT = 0.3
-DEFAULT_BONUS = 0.75
+DEFAULT_WEIGHT = 0.2
+DEFAULT_BONUS = 2.0
 DEFAULT_LINE_PASS = "greedy"
 # Begin-of-line mark: the context of a line's first character. Not a charset character.
 BOL = "\n"
@@ -276,22 +276,37 @@ def add_to_bundle(
     bonus: float = DEFAULT_BONUS,
     line_pass: str = DEFAULT_LINE_PASS,
 ) -> CharLM:
-    """Build the language model from the fortunes' prose (the synthetic text's sentences)
-    into a bundle and make its decoder use it; raises `CharLMError` without the fortunes."""
+    """Build the language model into a bundle and make its decoder use it.
+
+    The text: the prose of Debian's fortunes (the synthetic text's sentences) and the
+    glosses and examples of WordNet (Debian's wordnet-base). A missing one is left out
+    with a warning (the bundle's card says what went in); with neither, `CharLMError`.
+    """
     from recognizer.bundle import CHARLM_FILE, load_bundle, update_meta
-    from recognizer.text import FORTUNES_DIR, fortune_texts
+    from recognizer.text import FORTUNES_DIR, WORDNET_DIR, fortune_texts, wordnet_texts
 
     if line_pass not in ("greedy", "decoder"):
         raise CharLMError(f"line_pass is greedy or decoder, got {line_pass!r}")
     check_weight(weight)
     bundle = load_bundle(Path(bundle_dir))
-    texts = fortune_texts()
-    if not texts:
+    fortunes, glosses = fortune_texts(), wordnet_texts()
+    if not fortunes and not glosses:
         raise CharLMError(
-            f"no fortunes in {FORTUNES_DIR}: install Debian's fortunes package "
-            "(`make fortunes`) to build the language model"
+            f"no text in {FORTUNES_DIR} or {WORDNET_DIR}: install Debian's fortunes and "
+            "wordnet-base packages (`make text`) to build the language model"
         )
-    lm = CharLM.build(texts, order, min_count)
+    for name, texts, folder in (
+        ("fortunes", fortunes, FORTUNES_DIR),
+        ("wordnet-base", glosses, WORDNET_DIR),
+    ):
+        if not texts:
+            log.warning("no %s in %s: the language model is built without it", name, folder)
+    sources = []
+    if fortunes:
+        sources.append(f"{len(fortunes):,} prose passages of Debian's fortunes")
+    if glosses:
+        sources.append(f"{len(glosses):,} glosses and examples of WordNet 3.0 (wordnet-base)")
+    lm = CharLM.build([*fortunes, *glosses], order, min_count)
     path = bundle.path / CHARLM_FILE
     lm.save(path)
     decoder = {
@@ -306,7 +321,7 @@ def add_to_bundle(
         "min_count": min_count,
         "ngrams": len(lm),
         "bytes": path.stat().st_size,
-        "source": f"{len(texts):,} prose passages of Debian's fortunes",
+        "source": " and ".join(sources),
     }
     update_meta(bundle.path, {"decoder": decoder, "language_model": section})
     log.info("wrote %s: %d n-grams, %.1f MB", path, len(lm), path.stat().st_size / 1e6)

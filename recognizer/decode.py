@@ -14,6 +14,10 @@ Decoders:
 - `read_line`: decodes a line and splits it into `WordReading`s with a confidence
   and alternative spellings for each word, which the indexer stores.
 
+Both beam decoders take an optional `Fusion` (`recognizer.charlm`): a character
+language model whose score is added to every extension of a reading ("shallow
+fusion"), in the context of the line's text before the frames being read.
+
 Probabilities: `Decoded.prob` of the beam decoders is the raw probability of the
 labelling, P(text | line) summed over its alignments (within the beam, so a lower
 bound), not normalised over the returned beams. For `greedy` it is the probability

@@ -3,6 +3,8 @@
 Everything comes from what is installed, nothing is downloaded at run time: word
 frequencies from `wordfreq`, sentences from Debian's `fortunes` package when it is
 present (``/usr/share/games/fortunes``; without it lines are built from words only).
+`wordnet_texts` (Debian's `wordnet-base`) is not synthetic text: it feeds the
+decoders' character language model (`recognizer.charlm`) with the fortunes.
 Every line is restricted to printable ASCII, the recognizer's character set.
 """
 
@@ -21,6 +23,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
+WORDNET_DIR = Path("/usr/share/wordnet")
 PRINTABLE = frozenset(string.ascii_letters + string.digits + string.punctuation + " ")
 # Fortune files that are pictures or code rather than prose.
 _SKIP_FORTUNES = {"art", "ascii-art", "perl", "linux", "computers", "debian", "translate-me"}
@@ -142,6 +145,31 @@ def fortune_sentences(folder: Path = FORTUNES_DIR) -> int:
 def fortune_texts(folder: Path = FORTUNES_DIR) -> tuple[str, ...]:
     """The fortunes' prose passages (ASCII) the synthetic text draws on; empty when absent."""
     return _fortunes(Path(folder))
+
+
+@lru_cache(maxsize=2)
+def wordnet_texts(folder: Path = WORDNET_DIR) -> tuple[str, ...]:
+    """The glosses and example sentences of WordNet's synsets (Debian's ``wordnet-base``).
+
+    Each synset line of ``data.noun`` and the like ends in ``| gloss; "example"``; every
+    gloss and example of 8 characters or more is one text, in ASCII. Empty when the
+    package is absent. Plain modern English, for the decoders' language model.
+    """
+    folder = Path(folder)
+    out: list[str] = []
+    for f in sorted(folder.glob("data.*")) if folder.is_dir() else []:
+        try:
+            lines = f.read_text(encoding="latin-1").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            if line.startswith(" ") or "|" not in line:
+                continue  # the licence header, or a synset without a gloss
+            for part in line.split("|", 1)[1].split(";"):
+                part = part.strip().strip('"').strip()
+                if len(part) >= 8:
+                    out.append(to_ascii(part))
+    return tuple(out)
 
 
 class TextSource:

@@ -193,12 +193,16 @@ def bundle(tmp_path) -> Path:
 
 def test_add_to_bundle_writes_the_model_and_the_decoder_defaults(bundle, monkeypatch) -> None:
     monkeypatch.setattr("recognizer.text.fortune_texts", lambda *a: tuple(TEXTS))
+    monkeypatch.setattr("recognizer.text.wordnet_texts", lambda *a: ("a small domestic cat",))
     charlm.add_to_bundle(bundle, order=3, min_count=1, weight=0.4, bonus=0.5, line_pass="greedy")
     b = load_bundle(bundle)
     assert b.charlm_path == bundle / CHARLM_FILE
     assert (b.decoder.lm_weight, b.decoder.lm_bonus, b.decoder.line_pass) == (0.4, 0.5, "greedy")
     assert b.meta["language_model"]["order"] == 3
-    assert b.meta["language_model"]["source"] == f"{len(TEXTS)} prose passages of Debian's fortunes"
+    assert b.meta["language_model"]["source"] == (
+        f"{len(TEXTS)} prose passages of Debian's fortunes and "
+        "1 glosses and examples of WordNet 3.0 (wordnet-base)"
+    )
     card = (bundle / "MODEL_CARD.md").read_text()
     assert "character language model at weight 0.4" in card and "3-gram" in card
 
@@ -223,11 +227,20 @@ def test_a_bundle_without_a_model_refuses_a_weight(bundle) -> None:
         Recognizer.load(bundle, lm_weight=0.3)
 
 
-def test_add_to_bundle_without_fortunes_says_how_to_get_them(bundle, monkeypatch) -> None:
+def test_add_to_bundle_without_text_says_how_to_get_it(bundle, monkeypatch) -> None:
     monkeypatch.setattr("recognizer.text.fortune_texts", lambda *a: ())
-    with pytest.raises(CharLMError, match="make fortunes"):
+    monkeypatch.setattr("recognizer.text.wordnet_texts", lambda *a: ())
+    with pytest.raises(CharLMError, match="make text"):
         charlm.add_to_bundle(bundle)
     assert load_bundle(bundle).charlm_path is None
+
+
+def test_add_to_bundle_with_one_source_says_which(bundle, monkeypatch) -> None:
+    monkeypatch.setattr("recognizer.text.fortune_texts", lambda *a: ())
+    monkeypatch.setattr("recognizer.text.wordnet_texts", lambda *a: tuple(TEXTS))
+    charlm.add_to_bundle(bundle, order=3, min_count=1)
+    source = load_bundle(bundle).meta["language_model"]["source"]
+    assert source == f"{len(TEXTS)} glosses and examples of WordNet 3.0 (wordnet-base)"
 
 
 def test_unknown_line_pass_in_model_yaml_is_a_bundle_error(bundle) -> None:
@@ -242,6 +255,7 @@ def test_charlm_command_builds_into_the_bundle(bundle, monkeypatch, capsys) -> N
     from inkdex.cli import main
 
     monkeypatch.setattr("recognizer.text.fortune_texts", lambda *a: tuple(TEXTS))
+    monkeypatch.setattr("recognizer.text.wordnet_texts", lambda *a: ())
     assert main(["charlm", str(bundle), "--order", "3", "--min-count", "1"]) == 0
     assert "3-gram model" in capsys.readouterr().out
     assert load_bundle(bundle).decoder.lm_weight == charlm.DEFAULT_WEIGHT

@@ -70,3 +70,22 @@ def test_max_chars_is_respected_and_validated() -> None:
 )
 def test_to_ascii_maps_typography_and_drops_the_rest(raw: str, ascii_: str) -> None:
     assert to_ascii(raw) == ascii_
+
+
+def test_wordnet_texts_are_the_glosses_and_examples_of_each_synset(tmp_path) -> None:
+    from recognizer.text import wordnet_texts
+
+    (tmp_path / "data.noun").write_text(
+        "  1 This software and database is being provided to you, the LICENSEE\n"
+        '00001740 03 n 01 entity 0 003 ~ 00001930 n 0000 | that which is perceived; "an entity"\n'
+        '02121808 05 n 02 cat 0 | feline mammal usually having thick soft fur; "the caf\xe9 cat"\n'
+        "00002000 03 n 01 nothing 0 000 no gloss here\n",
+        encoding="latin-1",
+    )
+    assert wordnet_texts(tmp_path) == (
+        "that which is perceived",
+        "an entity",
+        "feline mammal usually having thick soft fur",
+        "the cafe cat",
+    )
+    assert wordnet_texts(tmp_path / "absent") == ()
