@@ -290,18 +290,15 @@ def _prefix_beam(
         # kind, the prior after extending (-inf where the rule forbids it).
         acoustic = np.where(last[:, None] == cand[None, :], pb[:, None], total[:, None])
         acoustic += y[cand][None, :]
-        fused = (
-            np.stack([fusion.row(ctx, chars)[cand] for ctx in contexts])
-            if fusion
-            else np.zeros((k, n_cand))
-        )
+        base = lm[:, None]
+        if fusion:
+            base = base + np.stack([fusion.row(ctx, chars)[cand] for ctx in contexts])
         if rule is None:
-            priors: list[np.ndarray] = [lm[:, None] + fused]
+            priors: list[np.ndarray] = [np.broadcast_to(base, (k, n_cand))]
         else:
             tables = [rule.transitions(s) for s in states]  # type: ignore[arg-type]
             child = np.stack([tb[0] for tb in tables])[:, cand]
             leave = np.array([tb[1] for tb in tables])
-            base = lm[:, None] + fused
             priors = [base + child, base + leave[:, None] + rule.free[cand][None, :]]
         scores = [acoustic + prior for prior in priors]
 

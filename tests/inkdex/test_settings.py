@@ -59,6 +59,19 @@ def test_cli_flags_reach_settings(config_file: Path, monkeypatch: pytest.MonkeyP
     assert s.data_dir == Path("/x")
 
 
+@pytest.mark.parametrize("command", ["transcribe", "eval"])
+def test_language_model_flags_reach_settings(config_file: Path, command: str) -> None:
+    from inkdex.cli import _overrides, build_parser
+
+    args = build_parser().parse_args(
+        [command, *(["x.png"] if command == "transcribe" else [])]
+        + ["--config", str(config_file), "--lm-weight", "0.5", "--lm-bonus", "1"]
+        + ["--line-pass", "decoder"]
+    )
+    m = load_settings(args.config, _overrides(args)).model
+    assert (m.lm_weight, m.lm_bonus, m.line_pass) == (0.5, 1.0, "decoder")
+
+
 @pytest.mark.parametrize(
     ("text", "key"),
     [
