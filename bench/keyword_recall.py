@@ -13,7 +13,7 @@ files (`image<TAB>text`, paths relative to the file) can be given with --labels,
 e.g. the hooker-lines validation split.
 
     .venv/bin/python bench/keyword_recall.py [--bundle BUNDLE (default: the one config.yaml activates)]
-        [--labels FILE ...] [--decoder D] [--lexicon WORDS.txt] [--alternatives N]
+        [--labels FILE ...] [--decoder D] [--lexicon WORDS.txt] [--alternatives N] [--beam-width N]
         [--min-prob P] [--shifts ROWS ...] [--lm-weight W] [--lm-bonus B]
         [--line-pass greedy|decoder] [--misses]
 
@@ -64,6 +64,7 @@ def main() -> int:
     )
     ap.add_argument("--decoder", default=model.decoder, choices=["greedy", "beam", "lexicon"])
     ap.add_argument("--alternatives", type=int, default=model.alternatives)
+    ap.add_argument("--beam-width", type=int, default=model.beam_width)
     ap.add_argument(
         "--lexicon", type=Path, default=model.lexicon, help="word list for --decoder lexicon"
     )
@@ -99,6 +100,7 @@ def main() -> int:
     rec = Recognizer.load(
         args.bundle,
         decoder=args.decoder,
+        beam_width=args.beam_width,
         alternatives=args.alternatives,
         lexicon=lexicon,
         capital_prior=model.capital_prior,
@@ -109,7 +111,8 @@ def main() -> int:
     )
     lm = rec.fusion
     print(
-        f"model {rec.version}, decoder {rec.decoder}, alternatives >= {min_prob} indexed"
+        f"model {rec.version}, decoder {rec.decoder} (beam {rec.beam_width}), "
+        f"alternatives >= {min_prob} indexed"
         + (f", language model weight {lm.weight:g} bonus {lm.bonus:g}" if lm else "")
         + f", {rec.line_pass} line pass"
         + (f", test-time shifts {list(rec.shifts)}" if rec.shifts else "")

@@ -11,7 +11,8 @@ the machine inflates the figures less), for:
     .venv/bin/python bench/page_speed.py [--bundle BUNDLE] [--decoder D] [--lexicon FILE]
         [--lm-weight W (0: no language model)] [--repeats 5]
 
-Bundle, decoder and word list default to what config.yaml sets.
+Bundle, decoder, word list, beam width, alternatives and language model settings
+default to what config.yaml sets.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def main() -> int:
         recognizer = Recognizer.load(
             args.bundle,
             decoder=args.decoder,
+            beam_width=model.beam_width,
+            alternatives=model.alternatives,
             lexicon=lexicon,
             lm_weight=args.lm_weight,
             lm_bonus=model.lm_bonus,
@@ -75,7 +78,7 @@ def main() -> int:
         )
         lm = recognizer.fusion
         print(
-            f"model {recognizer.version}, decoder {recognizer.decoder}"
+            f"model {recognizer.version}, decoder {recognizer.decoder} (beam {recognizer.beam_width})"
             + (f", language model weight {lm.weight:g}" if lm else ", no language model")
             + f", {recognizer.line_pass} line pass"
         )

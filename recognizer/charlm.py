@@ -37,9 +37,9 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 # Recipe defaults, chosen on the Hooker validation lines with the lexicon decoder
-# (models/README.md): with inkdex-hw-0.12, CER 23.0% -> 21.5%, WER 42.9% -> 40.1%. A
-# whole-line first pass ("decoder") reads a little better still but is slower and
-# moves word boxes off the best path's, so it is not the default.
+# (models/README.md): with inkdex-hw-0.12 at beam width 16, CER 23.0% -> 21.5%, WER
+# 42.9% -> 40.1%. A whole-line first pass ("decoder") reads a little better still but
+# is slower and moves word boxes off the best path's, so it is not the default.
 DEFAULT_ORDER = 6
 DEFAULT_MIN_COUNT = 2
 DEFAULT_WEIGHT = 0.2
@@ -134,6 +134,7 @@ class CharLM:
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
         atomic_write_bytes(Path(path), buf.getvalue())
+        Path(path).chmod(0o644)  # part of a bundle: readable like its other files
 
     @classmethod
     def load(cls, path: Path | str) -> CharLM:
