@@ -91,24 +91,23 @@ def main() -> int:
 
     import cv2
 
-    from recognizer.recognize import Recognizer
+    from recognizer.recognize import load_recognizer
 
     min_prob = args.min_prob
     if min_prob is None:
         min_prob = settings.index.alternative_min_prob
     lexicon = args.lexicon if args.decoder == "lexicon" else None
-    rec = Recognizer.load(
-        args.bundle,
-        decoder=args.decoder,
-        beam_width=args.beam_width,
-        alternatives=args.alternatives,
-        lexicon=lexicon,
-        capital_prior=model.capital_prior,
-        shifts=args.shifts,
-        lm_weight=args.lm_weight,
-        lm_bonus=args.lm_bonus,
-        line_pass=args.line_pass,
-    )
+    chosen = {
+        "decoder": args.decoder,
+        "beam_width": args.beam_width,
+        "alternatives": args.alternatives,
+        "lexicon": lexicon,
+        "test_time_shifts": args.shifts,
+        "lm_weight": args.lm_weight,
+        "lm_bonus": args.lm_bonus,
+        "line_pass": args.line_pass,
+    }
+    rec = load_recognizer(model.model_copy(update=chosen), args.bundle)
     lm = rec.fusion
     print(
         f"model {rec.version}, decoder {rec.decoder} (beam {rec.beam_width}), "

@@ -63,19 +63,11 @@ def main() -> int:
 
     recognizer = None
     if (args.bundle / "model.yaml").is_file():
-        from recognizer.recognize import Recognizer
+        from recognizer.recognize import load_recognizer
 
         lexicon = args.lexicon if args.decoder == "lexicon" else None
-        recognizer = Recognizer.load(
-            args.bundle,
-            decoder=args.decoder,
-            beam_width=model.beam_width,
-            alternatives=model.alternatives,
-            lexicon=lexicon,
-            lm_weight=args.lm_weight,
-            lm_bonus=model.lm_bonus,
-            line_pass=model.line_pass,
-        )
+        chosen = {"decoder": args.decoder, "lexicon": lexicon, "lm_weight": args.lm_weight}
+        recognizer = load_recognizer(model.model_copy(update=chosen), args.bundle)
         lm = recognizer.fusion
         print(
             f"model {recognizer.version}, decoder {recognizer.decoder} (beam {recognizer.beam_width})"

@@ -38,6 +38,11 @@ class BundleError(ValueError):
     """A bundle folder is missing, incomplete or corrupt; the message names the file."""
 
 
+# How `recognizer.decode.read_lines` may find a line's words: on its best path, or in
+# the decoder's reading of the whole line.
+LINE_PASSES = ("greedy", "decoder")
+
+
 @dataclass(frozen=True)
 class DecoderDefaults:
     """How a bundle's outputs are decoded unless the caller says otherwise."""
@@ -153,7 +158,7 @@ def load_bundle(path: Path) -> Bundle:
             f"model bundle {path} is incomplete: its decoder uses a language model "
             f"but {CHARLM_FILE} is missing"
         )
-    if decoder.line_pass not in ("greedy", "decoder"):
+    if decoder.line_pass not in LINE_PASSES:
         raise BundleError(f"{path / META_FILE}: unknown line_pass {decoder.line_pass!r}")
     return Bundle(path, name, version, charset, config, norm, decoder, meta)
 

@@ -32,19 +32,19 @@ from typing import Any
 import numpy as np
 
 from inkdex.fileio import atomic_write_bytes
+from recognizer.bundle import LINE_PASSES
+from recognizer.recipes import RECIPES
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
-# Recipe defaults, chosen on the Hooker validation lines with the lexicon decoder
-# (models/README.md): with inkdex-hw-0.12 at beam width 16, CER 23.0% -> 21.5%, WER
-# 42.9% -> 40.1%. A whole-line first pass ("decoder") reads a little better still but
-# is slower and moves word boxes off the best path's, so it is not the default.
-DEFAULT_ORDER = 6
-DEFAULT_MIN_COUNT = 2
-DEFAULT_WEIGHT = 0.2
-DEFAULT_BONUS = 2.0
-DEFAULT_LINE_PASS = "greedy"
+# The default recipe's settings (`recognizer.recipes`, where they are explained).
+_RECIPE = RECIPES["default"]
+DEFAULT_ORDER = _RECIPE.charlm_order
+DEFAULT_MIN_COUNT = _RECIPE.charlm_min_count
+DEFAULT_WEIGHT = _RECIPE.lm_weight
+DEFAULT_BONUS = _RECIPE.lm_bonus
+DEFAULT_LINE_PASS = _RECIPE.line_pass
 # Begin-of-line mark: the context of a line's first character. Not a charset character.
 BOL = "\n"
 # Contexts whose distributions are cached (per character set) before the cache is reset.
@@ -174,20 +174,16 @@ class CharLM:
         table = self._cache.get(chars)
         if table is None or len(table) > _CACHE_LIMIT:
             table = self._cache[chars] = {}
-        out = table.get(context)
-        if out is None:
-            p = self._dist(context, chars, table)
-            out = table[context] = np.log(p / p.sum())
-        return out
+        p = self._dist(context, chars, table)
+        return np.log(p / p.sum())
 
     def _dist(self, h: str, chars: str, table: dict[str, np.ndarray]) -> np.ndarray:
         """Unnormalised P(c | h) over `chars`, interpolated with the shorter contexts'."""
-        key = "\0" + h  # probabilities share the cache with the log rows under another key
-        p = table.get(key)
-        if p is not None:
-            return p
         if len(h) >= self.order:
             h = h[len(h) - self.order + 1 :]
+        p = table.get(h)
+        if p is not None:
+            return p
         shorter = self._dist(h[1:], chars, table) if h else np.full(len(chars), 1.0 / len(chars))
         keys, vals = self._grams[len(h) + 1]
         lo = int(np.searchsorted(keys, h, side="left"))
@@ -199,7 +195,7 @@ class CharLM:
             counts[self._classes(len(h) + 1, chars)[lo:hi]] = vals[lo:hi]
             types = hi - lo
             p = (counts[:-1] + types * shorter) / (float(vals[lo:hi].sum()) + types)
-        table[key] = p
+        table[h] = p
         return p
 
     def _classes(self, n: int, chars: str) -> np.ndarray:
@@ -286,7 +282,7 @@ def add_to_bundle(
     from recognizer.bundle import CHARLM_FILE, load_bundle, update_meta
     from recognizer.text import FORTUNES_DIR, WORDNET_DIR, fortune_texts, wordnet_texts
 
-    if line_pass not in ("greedy", "decoder"):
+    if line_pass not in LINE_PASSES:
         raise CharLMError(f"line_pass is greedy or decoder, got {line_pass!r}")
     check_weight(weight)
     bundle = load_bundle(Path(bundle_dir))

@@ -235,27 +235,29 @@ def _charlm(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _register_charlm(sub: argparse._SubParsersAction) -> None:
-    from recognizer import charlm
+    from recognizer.bundle import LINE_PASSES
+    from recognizer.recipes import RECIPES
 
+    recipe = RECIPES["default"]
     p = add_command(
         sub,
         "charlm",
         _charlm,
-        "build a bundle's character language model from Debian's fortunes and use it",
+        "build a bundle's character language model (Debian's fortunes and WordNet) and use it",
     )
     p.add_argument("bundle", type=Path, metavar="BUNDLE", help="bundle folder")
-    p.add_argument("--order", type=int, default=charlm.DEFAULT_ORDER, help="n-gram order")
+    p.add_argument("--order", type=int, default=recipe.charlm_order, help="n-gram order")
     p.add_argument(
         "--min-count",
         type=int,
-        default=charlm.DEFAULT_MIN_COUNT,
+        default=recipe.charlm_min_count,
         help="drop n-grams of 3+ characters seen fewer times",
     )
-    p.add_argument("--weight", type=float, default=charlm.DEFAULT_WEIGHT, help="decoder weight")
+    p.add_argument("--weight", type=float, default=recipe.lm_weight, help="decoder weight")
     p.add_argument(
-        "--bonus", type=float, default=charlm.DEFAULT_BONUS, help="decoder bonus per character"
+        "--bonus", type=float, default=recipe.lm_bonus, help="decoder bonus per character"
     )
-    p.add_argument("--line-pass", choices=["greedy", "decoder"], default=charlm.DEFAULT_LINE_PASS)
+    p.add_argument("--line-pass", choices=LINE_PASSES, default=recipe.line_pass)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -39,6 +39,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from recognizer.bundle import LINE_PASSES
 from recognizer.charlm import Fusion
 from recognizer.lexicon import Lexicon, LexiconError
 
@@ -683,7 +684,7 @@ def read_lines(
     all the lines' words are computed in one vectorised pass, which is most of
     greedy decoding's cost when done word by word.
     """
-    if line_pass not in ("decoder", "greedy"):
+    if line_pass not in LINE_PASSES:
         raise DecodeError(f"unknown line pass {line_pass!r}; use decoder or greedy")
     two_pass = line_pass == "greedy" and decoder != "greedy"
     firsts = [

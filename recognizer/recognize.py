@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from recognizer.bundle import Bundle, load_bundle
+from recognizer.bundle import LINE_PASSES, Bundle, load_bundle
 from recognizer.lineimage import LineImageError, frame_to_x, line_scale, normalize_line, to_gray
 from recognizer.transcript import Line, PageTranscript, Word
 
@@ -164,7 +164,7 @@ class Recognizer:
         fusion: Any = None,
         line_pass: str = "greedy",
     ) -> None:
-        if line_pass not in ("greedy", "decoder"):
+        if line_pass not in LINE_PASSES:
             raise RecognizerError(f"unknown line pass {line_pass!r}: use greedy or decoder")
         if decoder not in ("greedy", "beam", "lexicon"):
             raise RecognizerError(f"unknown decoder {decoder!r}: use greedy, beam or lexicon")

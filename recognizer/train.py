@@ -899,12 +899,20 @@ def train(
         training=training,
         metrics=metrics,
     )
-    if recipe.charlm_order > 0 and sentences:
-        from recognizer.charlm import add_to_bundle
+    if recipe.charlm_order > 0:
+        from recognizer.charlm import CharLMError, add_to_bundle
 
-        add_to_bundle(bundle, order=recipe.charlm_order)
-    elif recipe.charlm_order > 0:
-        log.warning("no fortunes installed: %s has no character language model", bundle)
+        try:
+            add_to_bundle(
+                bundle,
+                recipe.charlm_order,
+                recipe.charlm_min_count,
+                recipe.lm_weight,
+                recipe.lm_bonus,
+                recipe.line_pass,
+            )
+        except CharLMError as exc:
+            log.warning("%s has no character language model: %s", bundle, exc)
     log.info("wrote %s (%s)", bundle, ", ".join(f"{k} {v:.4f}" for k, v in final.items()))
     return TrainResult(bundle, run_dir, epochs_run, best_epoch, final)
 
