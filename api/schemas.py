@@ -254,6 +254,12 @@ class ReindexRequest(BaseModel):
         None,
         description="name of a bundle folder inside model.models_dir; omitted = the active bundle",
     )
+    retranscribe: bool = Field(
+        False,
+        description="read every original again, also with the model that made its transcript "
+        "(to apply changed decoder settings or a bundle changed in place); otherwise the "
+        "active model's stored transcripts are re-indexed",
+    )
 
 
 class ReindexAccepted(BaseModel):

@@ -472,7 +472,7 @@ class Archive:
         if interrupted is not None:
             bundle = Path(interrupted.bundle) if interrupted.bundle else None
             log.info("resuming the interrupted rebuild %s", interrupted.job_id)
-            self.rebuilder.start(interrupted.model, bundle)
+            self.rebuilder.start(interrupted.model, bundle, interrupted.retranscribe)
             return
         if live_model == self.model_version:
             if self.live.doc_count() == 0 and self.db.count_documents(DocStatus.indexed):
@@ -550,23 +550,28 @@ class Archive:
             return self._factory(bundle)
         return LazyRecognizer(bundle, self.settings)
 
-    def start_reindex(self, model: Path | None = None) -> str:
+    def start_reindex(self, model: Path | None = None, retranscribe: bool = False) -> str:
         """Start rebuilding the index in the background; returns the job id.
 
         `model` is a bundle folder: every original is transcribed again with it. Without
-        it, the index is rebuilt from the transcripts of the active model.
+        it, the index is rebuilt from the transcripts of the active model. With
+        `retranscribe`, every original is read again even by the model that made its
+        transcript (with the reading settings in force now).
         Raises `RebuildRunning` when a rebuild is already in progress.
         """
         name, bundle = self._reindex_target(model)
-        return self.rebuilder.start(name, bundle)
+        return self.rebuilder.start(name, bundle, retranscribe)
 
     def reindex(
-        self, model: Path | None = None, progress: Callable[[int, int], None] | None = None
+        self,
+        model: Path | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        retranscribe: bool = False,
     ) -> dict[str, Any]:
-        """Rebuild in this thread (resuming an interrupted rebuild with the same model)."""
+        """Rebuild in this thread (resuming an interrupted rebuild of the same kind)."""
         name, bundle = self._reindex_target(model)
         with self._worker_lock():
-            job = self.rebuilder.create(name, bundle)
+            job = self.rebuilder.create(name, bundle, retranscribe)
             self.rebuilder.run(job.job_id, progress)
         return self.reindex_progress()
 

@@ -219,7 +219,7 @@ def _reindex(args: argparse.Namespace, settings: Settings) -> int:
 
     t0 = time.perf_counter()
     try:
-        result = archive.reindex(bundle, progress)
+        result = archive.reindex(bundle, progress, retranscribe=args.retranscribe)
     except ArchiveBusy:
         print(
             "inkdex reindex: the service is running on this data dir; "
@@ -322,6 +322,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--model",
         metavar="BUNDLE",
         help="re-transcribe every original with this bundle (folder or name under models_dir)",
+    )
+    p.add_argument(
+        "--retranscribe",
+        action="store_true",
+        help="read every original again, also with the model that made its transcript "
+        "(after changing the decoder settings or a bundle in place)",
     )
     p = add_command(sub, "models", _models, "list model bundles and show the active one")
     p.add_argument("--json", action="store_true", help="machine-readable output")

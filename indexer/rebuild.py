@@ -2,7 +2,10 @@
 
 With the model that made the stored transcripts, a rebuild only re-reads them (fast).
 With a new model, every original is transcribed again (batched like ingest) and the
-transcripts are kept under the new model's name. Meanwhile the live generation keeps
+transcripts are kept under the new model's name. A re-transcribing rebuild reads every
+original again even with the same model, so that changed reading settings (decoder,
+beam width, language model) or a bundle changed in place reach the whole archive; its
+new transcripts replace the old ones as they are made. Meanwhile the live generation keeps
 answering and the worker keeps indexing into it; documents indexed or deleted while
 the rebuild ran are caught up before the switch, which runs on the index writer
 thread so no update can slip in between. Interrupted rebuilds resume: the job row
@@ -78,13 +81,15 @@ class ReindexJob:
     error: str | None
     started_at: str
     finished_at: str | None
+    retranscribe: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 _JOB_COLUMNS = (
-    "job_id, model, bundle, generation, state, done, total, error, started_at, finished_at"
+    "job_id, model, bundle, generation, state, done, total, error, started_at, finished_at, "
+    "retranscribe"
 )
 
 
@@ -124,7 +129,7 @@ class Rebuilder:
             )
             .fetchone()
         )
-        return ReindexJob(*row) if row else None
+        return _job(row) if row else None
 
     def job(self, job_id: str) -> ReindexJob:
         row = (
@@ -134,7 +139,7 @@ class Rebuilder:
         )
         if row is None:
             raise RebuildError(f"no rebuild job {job_id!r}")
-        return ReindexJob(*row)
+        return _job(row)
 
     def interrupted(self) -> ReindexJob | None:
         """A rebuild left running by a process that stopped (none while one runs here)."""
@@ -148,7 +153,7 @@ class Rebuilder:
             )
             .fetchone()
         )
-        return ReindexJob(*row) if row else None
+        return _job(row) if row else None
 
     def progress(self) -> dict[str, Any]:
         job = self.latest()
@@ -163,6 +168,7 @@ class Rebuilder:
                 "error": None,
                 "started_at": None,
                 "finished_at": None,
+                "retranscribe": False,
             }
         out = job.to_dict()
         out.pop("bundle", None)
@@ -174,25 +180,40 @@ class Rebuilder:
         t = self._thread
         return t is not None and t.is_alive()
 
-    def create(self, model: str, bundle: Path | None) -> ReindexJob:
-        """A new job for `model`, or the interrupted one for the same model (resumed)."""
+    def create(self, model: str, bundle: Path | None, retranscribe: bool = False) -> ReindexJob:
+        """A new job for `model`, or the interrupted one of the same kind (resumed).
+
+        With `retranscribe`, every original is read again, even where a transcript by
+        `model` exists (one written since the job started is kept, so a resumed job
+        does not read a document twice).
+        """
         old = self.interrupted()
         if old is not None:
-            if old.model == model and (self.generations.root / old.generation).is_dir():
+            same = old.model == model and old.retranscribe == retranscribe
+            if same and (self.generations.root / old.generation).is_dir():
                 log.info("resuming rebuild %s (%d/%d done)", old.job_id, old.done, old.total)
                 return old
-            self._finish(old.job_id, FAILED, f"superseded by a rebuild with {model}")
+            kind = " re-transcribing" if retranscribe else ""
+            self._finish(old.job_id, FAILED, f"superseded by a{kind} rebuild with {model}")
         gen = self.generations.create(model)
         job_id = f"reindex-{gen.number:04d}"
         with self.db.tx() as c:
             c.execute(
-                f"INSERT INTO reindex_jobs ({_JOB_COLUMNS}) VALUES (?,?,?,?,?,0,0,NULL,?,NULL)",
-                (job_id, model, str(bundle) if bundle else None, gen.name, RUNNING, iso(now())),
+                f"INSERT INTO reindex_jobs ({_JOB_COLUMNS}) VALUES (?,?,?,?,?,0,0,NULL,?,NULL,?)",
+                (
+                    job_id,
+                    model,
+                    str(bundle) if bundle else None,
+                    gen.name,
+                    RUNNING,
+                    iso(now()),
+                    int(retranscribe),
+                ),
             )
         self.generations.prune(keep=frozenset({gen.name}))
         return self.job(job_id)
 
-    def start(self, model: str, bundle: Path | None) -> str:
+    def start(self, model: str, bundle: Path | None, retranscribe: bool = False) -> str:
         """Create (or resume) a job and run it in a background thread; returns its id."""
         with self._lock:
             if self.is_running():
@@ -200,7 +221,7 @@ class Rebuilder:
                 raise RebuildRunning(
                     f"rebuild {latest.job_id if latest else ''} is already running".strip()
                 )
-            job = self.create(model, bundle)
+            job = self.create(model, bundle, retranscribe)
             self._stop.clear()
             self._thread = threading.Thread(
                 target=self._run_logged, args=(job.job_id,), name="inkdex-rebuild", daemon=True
@@ -242,7 +263,10 @@ class Rebuilder:
         bundle = Path(job.bundle) if job.bundle else None
         ix = index.open_index(gen.path, create=True)
         t0 = time.perf_counter()
-        work = _Work(self, model, bundle)
+        fresh_after = (
+            datetime.fromisoformat(job.started_at).timestamp() if job.retranscribe else None
+        )
+        work = _Work(self, model, bundle, fresh_after)
 
         have = index.doc_ids(ix)
         docs = list(self.db.iter_documents(DocStatus.indexed))
@@ -254,7 +278,7 @@ class Rebuilder:
         procs = self.settings.index.rebuild_processes
         if procs and len(todo) >= MIN_PARALLEL_DOCS:
             # Documents with a stored transcript: read and indexed by worker processes.
-            stored = {d.doc_id for d in todo if work.transcript_path(d).is_file()}
+            stored = {d.doc_id for d in todo if work.has_transcript(d)}
             if len(stored) >= MIN_PARALLEL_DOCS:
                 mine = [d for d in todo if d.doc_id in stored]
                 try:
@@ -536,19 +560,38 @@ def _index_chunk(chunk: _Chunk) -> _ChunkResult:
         raise
 
 
-class _Work:
-    """Turns documents into index entries with the target model's transcripts."""
+def _job(row: Sequence[Any]) -> ReindexJob:
+    return ReindexJob(*row[:-1], retranscribe=bool(row[-1]))
 
-    def __init__(self, rebuilder: Rebuilder, model: str, bundle: Path | None) -> None:
+
+class _Work:
+    """Turns documents into index entries with the target model's transcripts.
+
+    With `fresh_after` (a time, seconds since the epoch), a stored transcript counts
+    only when it was written since then; the others are made again.
+    """
+
+    def __init__(
+        self, rebuilder: Rebuilder, model: str, bundle: Path | None, fresh_after: float | None
+    ) -> None:
         self.r = rebuilder
         self.model = model
         self.bundle = bundle
+        self.fresh_after = fresh_after
         self._rec: Recognizer | None = None
         self.kept_version: dict[str, str] = {}  # doc_id -> older model (new one failed)
         self.unreadable: dict[str, str] = {}  # doc_id -> reason
 
     def transcript_path(self, d: Document) -> Path:
         return self.r.transcripts.path(self.model, d.sha256)
+
+    def has_transcript(self, d: Document) -> bool:
+        """Whether `d` has a usable transcript by the target model on disk."""
+        try:
+            mtime = self.transcript_path(d).stat().st_mtime
+        except FileNotFoundError:
+            return False
+        return self.fresh_after is None or mtime >= self.fresh_after
 
     def entries(self, docs: Sequence[Document]) -> Iterable[index.IndexEntry | None]:
         """One entry per document, in order (None for one that cannot be indexed)."""
@@ -557,8 +600,11 @@ class _Work:
             chunk = docs[i : i + batch]
             pages: dict[str, Any] = {}
             for d in chunk:
+                if not self.has_transcript(d):
+                    pages[d.doc_id] = None
+                    continue
                 try:
-                    pages[d.doc_id] = read_pages(self.r.transcripts.path(self.model, d.sha256))
+                    pages[d.doc_id] = read_pages(self.transcript_path(d))
                 except StoreError as exc:
                     log.warning("%s; transcribing again", exc)
                     pages[d.doc_id] = None
@@ -611,8 +657,8 @@ class _Work:
         return out
 
     def _fallback(self, d: Document, reason: str) -> list[PageTranscript] | None:
-        """Keep a document that the new model cannot read searchable with its old transcript."""
-        if d.model_version and d.model_version != self.model:
+        """Keep a document that cannot be read again searchable with its old transcript."""
+        if d.model_version and (d.model_version != self.model or self.fresh_after is not None):
             old = self.r.transcripts.load(d.model_version, d.sha256)
             if old is not None:
                 log.warning("%s: %s; keeping its %s transcript", d.doc_id, reason, d.model_version)

@@ -248,7 +248,8 @@ CREATE TABLE IF NOT EXISTS reindex_jobs (
     total       INTEGER NOT NULL DEFAULT 0,
     error       TEXT,
     started_at  TEXT NOT NULL,
-    finished_at TEXT
+    finished_at TEXT,
+    retranscribe INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -256,6 +257,18 @@ _DOC_COLUMNS = (
     "doc_id, filename, source_path, sha256, size, media_type, status, model_version, "
     "error, pages, created_at, updated_at"
 )
+
+
+# Columns added after a data dir's database was first created: (table, column, definition).
+_ADDED_COLUMNS = (("reindex_jobs", "retranscribe", "INTEGER NOT NULL DEFAULT 0"),)
+
+
+def _add_missing_columns(c: sqlite3.Connection) -> None:
+    """Bring a database made by an earlier version up to `SCHEMA`."""
+    for table, column, definition in _ADDED_COLUMNS:
+        have = {row[1] for row in c.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 def _document(row: sqlite3.Row | tuple[Any, ...]) -> Document:
@@ -287,7 +300,9 @@ class Database:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self.conn().executescript(SCHEMA)
+        c = self.conn()
+        c.executescript(SCHEMA)
+        _add_missing_columns(c)
 
     def conn(self) -> sqlite3.Connection:
         c = getattr(self._local, "conn", None)

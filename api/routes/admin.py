@@ -54,12 +54,15 @@ def start_reindex(
     settings: SettingsDep,
     request: Annotated[ReindexRequest | None, Body()] = None,
 ) -> ReindexAccepted:
-    """Re-transcribe every original (with `model`, a bundle name, when given) into a new
-    index generation; searches keep using the old one until the new one is complete."""
+    """Rebuild the index into a new generation; searches keep using the old one until the
+    new one is complete. With `model` (a bundle name other than the active one's) every
+    original is transcribed again with it; with `retranscribe` every original is read
+    again even by its own model; otherwise the stored transcripts are indexed anew."""
     model = None
+    retranscribe = request is not None and request.retranscribe
     if request is not None and request.model:
         model = resolve_bundle(settings.model.models_dir, request.model)
-    return ReindexAccepted(job_id=archive.start_reindex(model=model))
+    return ReindexAccepted(job_id=archive.start_reindex(model=model, retranscribe=retranscribe))
 
 
 @router.get(
@@ -80,6 +83,7 @@ def start_reindex(
                         "error": None,
                         "started_at": "2026-11-21T12:00:00+00:00",
                         "finished_at": None,
+                        "retranscribe": False,
                     }
                 }
             }

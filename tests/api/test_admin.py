@@ -96,7 +96,7 @@ def test_search_keeps_answering_during_a_rebuild_and_health_shows_the_new_genera
 
 def test_reindex_with_a_bundle_name_resolves_it_in_models_dir(client, settings, archive) -> None:
     calls = []
-    archive.start_reindex = lambda model=None: calls.append(model) or "job-1"
+    archive.start_reindex = lambda model=None, retranscribe=False: calls.append(model) or "job-1"
     r = client.post("/admin/reindex", json={"model": "inkdex-hw-9.9"})
     assert r.status_code == 202
     assert r.json() == {"job_id": "job-1"}
@@ -121,3 +121,30 @@ def test_reindex_refuses_paths_and_unknown_bundles(client, name, code) -> None:
 
 def test_reindex_refuses_unknown_fields(client) -> None:
     assert client.post("/admin/reindex", json={"path": "/tmp"}).status_code == 422
+
+
+def test_retranscribe_reads_the_archive_again_with_the_active_model(
+    client, new_page, wait_done
+) -> None:
+    page = new_page(["harbour", "lights"], width=700)
+    doc_id = client.post("/documents", files={"file": ("p.png", page.png)}).json()["doc_id"]
+    assert wait_done(client, doc_id)["status"] == "indexed"
+    new_page(["harbor", "lights"], width=700)  # the same page, read otherwise now
+
+    assert client.post("/admin/reindex").status_code == 202  # stored transcripts only
+    assert _wait_state(client, {"done", "failed"})["retranscribe"] is False
+    assert client.get("/search", params={"q": "harbor"}).json()["total"] == 0
+
+    r = client.post("/admin/reindex", json={"retranscribe": True})
+    assert r.status_code == 202
+    done = _wait_state(client, {"done", "failed"})
+    assert done["state"] == "done" and done["retranscribe"] is True, done
+    assert [h["doc_id"] for h in client.get("/search", params={"q": "harbor"}).json()["hits"]] == [
+        doc_id
+    ]
+    assert client.get("/search", params={"q": "harbour"}).json()["total"] == 0
+
+
+def test_retranscribe_must_be_a_boolean(client) -> None:
+    r = client.post("/admin/reindex", json={"retranscribe": "please"})
+    assert r.status_code == 422

@@ -125,3 +125,51 @@ def test_the_shipped_bundle_reads_with_its_language_model() -> None:
     truth = [w.text.lower() for line in page.lines for w in line.words]
     read = {w.text.lower() for line in fused.lines for w in line.words}
     assert sum(w in read for w in truth) >= 0.5 * len(truth)
+
+
+def test_reindex_retranscribe_applies_changed_reading_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """`inkdex reindex --retranscribe` re-reads the archive with the same bundle's new settings;
+    a plain `inkdex reindex` keeps the stored transcripts."""
+    if not (BUNDLE / "model.yaml").is_file():
+        pytest.skip(f"{BUNDLE} is not present (no trained bundle in this checkout)")
+    from inkdex.cli import main
+
+    img, _ = _page()
+    page = tmp_path / "letter.png"
+    cv2.imwrite(str(page), img)
+    config = tmp_path / "config.yaml"
+
+    def configure(decoder: str) -> list[str]:
+        config.write_text(
+            f"data_dir: {tmp_path / 'data'}\n"
+            f"model:\n  bundle: {BUNDLE}\n  decoder: {decoder}\n  beam_width: 8\n"
+        )
+        return ["--config", str(config)]
+
+    assert main(["ingest", str(page), *configure("beam")]) == 0
+    settings = load_settings(config)
+    arch = Archive.open(settings)
+    try:
+        (doc,) = arch.list_documents()[1]
+        stored = arch.transcripts.path(BUNDLE.name, doc.sha256)
+    finally:
+        arch.close()
+    written = stored.stat().st_mtime_ns
+
+    assert main(["reindex", *configure("greedy")]) == 0
+    assert stored.stat().st_mtime_ns == written  # rebuilt from the stored transcript
+    assert main(["reindex", "--retranscribe", *configure("greedy")]) == 0
+    assert "is live" in capsys.readouterr().out
+    assert stored.stat().st_mtime_ns > written
+
+    arch = Archive.open(settings)
+    try:
+        assert arch.reindex_progress()["retranscribe"] is True
+        words = [w for ln in arch.transcript(doc.doc_id)[0].lines for w in ln.words]
+        assert words and all(len(w.alternatives) == 1 for w in words)  # greedy: no alternatives
+        hits = arch.search("seeds", fuzzy=True).hits
+        assert hits and hits[0].doc_id == doc.doc_id
+    finally:
+        arch.close()

@@ -262,3 +262,99 @@ def test_worker_processes_index_stored_transcripts_and_leave_the_rest_here(
         assert hit.doc_id == broken.doc_id and hit.snippet == "common <mark>page3</mark>"
     finally:
         arch.close()
+
+
+class _Rereading:
+    """The same model read with other settings: 'common' now comes out as 'altered'."""
+
+    def __init__(self, fakes, delay_s: float = 0.0) -> None:
+        self.inner = fakes.FakeRecognizer("fake-1", delay_s)
+        self.version = "fake-1"
+        self.fakes = fakes
+
+    @property
+    def batches(self) -> list[int]:
+        return self.inner.batches
+
+    def transcribe_pages(self, images):
+        self.inner.transcribe_pages(images)  # counts the batch, sleeps
+        return [
+            self.fakes.transcript(
+                self.fakes.read_markup(img).replace("common", "altered"), "fake-1"
+            )
+            for img in images
+        ]
+
+
+def test_retranscribing_reads_every_original_again_with_the_same_model(
+    tmp_path: Path, make_settings, fakes
+) -> None:
+    settings = make_settings(tmp_path)
+    arch = Archive.open(settings, fakes.FakeRecognizer())
+    ids = _fill(arch, tmp_path, fakes, 5)
+    arch.close()
+    rec = _Rereading(fakes)
+    arch = Archive.open(settings, rec)
+    try:
+        assert arch.reindex()["state"] == "done"  # a plain rebuild keeps the transcripts
+        assert rec.batches == [] and arch.search("common").total == 5
+        progress = arch.reindex(retranscribe=True)
+        assert progress["state"] == "done" and progress["retranscribe"] is True
+        assert sum(rec.batches) == 5
+        assert arch.search("common").total == 0
+        assert arch.search("altered").total == 5
+        doc = arch.get(ids[2])
+        assert doc.model_version == "fake-1"
+        assert arch.transcript(doc.doc_id)[0].lines[0].words[0].text == "altered"
+        arch.reindex()  # from the new transcripts: nothing read again
+        assert sum(rec.batches) == 5 and arch.search("altered").total == 5
+    finally:
+        arch.close()
+
+
+def test_an_interrupted_retranscription_resumes_without_reading_a_page_twice(
+    tmp_path: Path, make_settings, fakes
+) -> None:
+    settings = make_settings(tmp_path, worker={"batch_pages": 2})
+    arch = Archive.open(settings, fakes.FakeRecognizer())
+    _fill(arch, tmp_path, fakes, 16)
+    arch.close()
+    rec = _Rereading(fakes, delay_s=0.05)
+    arch = Archive.open(settings, rec)
+    try:
+        arch.start()
+        arch.start_reindex(retranscribe=True)
+        wait_until(lambda: sum(rec.batches) >= 6)
+    finally:
+        arch.close()  # stops the rebuild half-way
+    assert 6 <= sum(rec.batches) < 16
+    arch = Archive.open(settings, rec)
+    try:
+        progress = arch.reindex_progress()
+        assert progress["state"] == "interrupted" and progress["retranscribe"] is True
+        arch.start()  # resumes it, still re-transcribing
+        wait_until(lambda: arch.reindex_progress()["state"] == "done")
+        assert arch.search("altered").total == 16
+        assert arch.search("common").total == 0
+    finally:
+        arch.close()
+    assert sum(rec.batches) == 16  # every page read once across both runs
+
+
+def test_a_document_whose_original_cannot_be_read_again_keeps_its_transcript(
+    tmp_path: Path, make_settings, fakes
+) -> None:
+    settings = make_settings(tmp_path)
+    arch = Archive.open(settings, fakes.FakeRecognizer())
+    ids = _fill(arch, tmp_path, fakes, 3)
+    arch.close()
+    arch = Archive.open(settings, _Rereading(fakes))
+    try:
+        broken = arch.get(ids[0])
+        arch.originals.path(broken.sha256).write_bytes(b"not an image any more")
+        assert arch.reindex(retranscribe=True)["state"] == "done"
+        assert arch.get(broken.doc_id).status == DocStatus.indexed
+        assert [h.doc_id for h in arch.search("common").hits] == [broken.doc_id]
+        assert arch.search("altered").total == 2
+    finally:
+        arch.close()

@@ -91,3 +91,27 @@ def test_database_uses_wal(tmp_path: Path) -> None:
     mode = db.conn().execute("PRAGMA journal_mode").fetchone()[0]
     db.close()
     assert mode == "wal"
+
+
+def test_a_database_from_before_the_retranscribe_column_is_brought_up_to_date(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "inkdex.sqlite"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE reindex_jobs (job_id TEXT PRIMARY KEY, model TEXT NOT NULL, bundle TEXT, "
+        "generation TEXT NOT NULL, state TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0, "
+        "total INTEGER NOT NULL DEFAULT 0, error TEXT, started_at TEXT NOT NULL, finished_at TEXT)"
+    )
+    old.execute(
+        "INSERT INTO reindex_jobs VALUES ('reindex-0002', 'm', NULL, 'g0002-m', 'done', 3, 3, "
+        "NULL, '2026-01-01T00:00:00+00:00', '2026-01-01T00:01:00+00:00')"
+    )
+    old.commit()
+    old.close()
+    db = Database(path)
+    row = db.conn().execute("SELECT job_id, retranscribe FROM reindex_jobs").fetchone()
+    assert row == ("reindex-0002", 0)
+    Database(path)  # opening again changes nothing
