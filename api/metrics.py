@@ -1,8 +1,8 @@
 """Prometheus metrics of one app, in its own `CollectorRegistry`.
 
 Counters and histograms are fed by the routes (search and upload latency, HTTP requests);
-documents by status, queue depth and the live index generation are read from the
-archive at scrape time, so they are never stale and cost nothing between scrapes.
+documents by status, queue depth, the live index generation and the documents read
+with other settings than now are read from the archive at scrape time, so they are never stale and cost nothing between scrapes.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class _ArchiveCollector(Collector):
         try:
             health = archive.health()
             counts = {s: archive.list_documents(status=s, limit=0)[0] for s in STATUSES}
+            otherwise = archive.read_otherwise()
         except Exception:  # a scrape must not fail because the archive is busy
             log.warning("could not read archive state for /metrics", exc_info=True)
             return
@@ -48,6 +49,12 @@ class _ArchiveCollector(Collector):
         yield docs
         yield GaugeMetricFamily(
             "inkdex_queue_depth", "Ingest jobs waiting or running", value=health.get("queue") or 0
+        )
+        yield GaugeMetricFamily(
+            "inkdex_documents_read_otherwise",
+            "Indexed documents the active model read with other reading settings or bundle "
+            "files than now (POST /admin/reindex with retranscribe reads them again)",
+            value=otherwise,
         )
         info = InfoMetricFamily("inkdex_index", "The live index generation and model")
         info.add_metric(

@@ -19,6 +19,7 @@ TensorFlow; the model is loaded the first time a page must be recognised.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import os
@@ -44,6 +45,7 @@ from indexer.pipeline import (
     Worker,
 )
 from indexer.queue import JobQueue
+from indexer.reading import fingerprint as reading_fingerprint
 from indexer.rebuild import Rebuilder, RebuildError, RebuildRunning
 from indexer.store import (
     Database,
@@ -155,6 +157,7 @@ class Archive:
             live=self.live,
             recognizer=lambda: self._recognizer,
             failed_dir=self.failed_dir,
+            reading=lambda: self.reading,
         )
         self.worker = Worker(self.pipeline, self.queue)
         self.rebuilder = Rebuilder(
@@ -165,10 +168,12 @@ class Archive:
             generations=self.generations,
             live=self.live,
             recognizer_for=self._recognizer_for,
+            reading_for=self._reading_for,
         )
         self.watcher: InboxWatcher | None = None
         self._lock_fd: int | None = None
         self._lock_guard = threading.Lock()
+        self._read_otherwise: tuple[tuple[str | None, int], int] | None = None
         self._started = False
 
     @classmethod
@@ -191,6 +196,29 @@ class Archive:
     def model_version(self) -> str:
         """The active model: new documents are transcribed with it."""
         return self._recognizer.version
+
+    @functools.cached_property
+    def reading(self) -> str:
+        """The fingerprint of the active bundle's files and the reading settings
+        (`indexer.reading`), recorded with every document read."""
+        rec = self._recognizer
+        bundle = rec.bundle if isinstance(rec, LazyRecognizer) else self.settings.model.bundle
+        return reading_fingerprint(self.settings.model, bundle)
+
+    def read_otherwise(self) -> int:
+        """Indexed documents the active model read with other settings or bundle files
+        than now (`inkdex reindex --retranscribe` reads them again).
+
+        Only a rebuild or a deletion changes it while the service runs (the settings
+        are fixed for its life), so the count is kept until either happens.
+        """
+        latest = self.rebuilder.latest()
+        key = (latest.finished_at if latest else None, self.db.count_documents())
+        cached = self._read_otherwise
+        if cached is None or cached[0] != key:
+            cached = (key, self.db.count_read_otherwise(self.model_version, self.reading))
+            self._read_otherwise = cached
+        return cached[1]
 
     # --- documents -------------------------------------------------------------------
 
@@ -478,6 +506,14 @@ class Archive:
             if self.live.doc_count() == 0 and self.db.count_documents(DocStatus.indexed):
                 log.warning("the live index is empty but documents are indexed; rebuilding it")
                 self.rebuilder.start(self.model_version, self._bundle_path(self.model_version))
+            elif n := self.read_otherwise():
+                log.warning(
+                    "%d indexed document(s) were read with other reading settings or bundle "
+                    "files than %s has now; `inkdex reindex --retranscribe` (or POST "
+                    '/admin/reindex {"retranscribe": true}) reads them again',
+                    n,
+                    self.model_version,
+                )
             return
         bundle = self._bundle_path(self.model_version)
         if isinstance(self._recognizer, LazyRecognizer) and not self._recognizer.bundle.is_dir():
@@ -540,6 +576,11 @@ class Archive:
             return self._recognizer.bundle
         candidate = self.settings.model.models_dir / model
         return candidate if candidate.is_dir() else None
+
+    def _reading_for(self, model: str, bundle: Path | None) -> str | None:
+        if model == self.model_version:
+            return self.reading
+        return reading_fingerprint(self.settings.model, bundle) if bundle is not None else None
 
     def _recognizer_for(self, model: str, bundle: Path | None) -> Recognizer:
         if model == self._recognizer.version:

@@ -166,8 +166,12 @@ class Pipeline:
         live: LiveIndex,
         recognizer: Callable[[], Recognizer],
         failed_dir: Path,
+        reading: Callable[[], str | None] = lambda: None,
     ) -> None:
+        """`reading()` is the fingerprint of what reads the documents (`indexer.reading`),
+        recorded with each one indexed."""
         self.settings = settings
+        self.reading = reading
         self.db = db
         self.queue = queue
         self.originals = originals
@@ -314,6 +318,7 @@ class Pipeline:
                         DocStatus.indexed,
                         model_version=model,
                         pages=len(it.pages or []),
+                        reading=self.reading(),
                     )
                     self.queue.finish(c, it.job)
 

@@ -106,7 +106,10 @@ class Rebuilder:
         generations: Generations,
         live: LiveIndex,
         recognizer_for: Callable[[str, Path | None], Recognizer],
+        reading_for: Callable[[str, Path | None], str | None] = lambda model, bundle: None,
     ) -> None:
+        """`reading_for(model, bundle)` is the fingerprint of what `recognizer_for` gives
+        (`indexer.reading`), recorded with each document a rebuild reads."""
         self.settings = settings
         self.db = db
         self.originals = originals
@@ -114,6 +117,7 @@ class Rebuilder:
         self.generations = generations
         self.live = live
         self.recognizer_for = recognizer_for
+        self.reading_for = reading_for
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -263,16 +267,17 @@ class Rebuilder:
         bundle = Path(job.bundle) if job.bundle else None
         ix = index.open_index(gen.path, create=True)
         t0 = time.perf_counter()
-        fresh_after = (
-            datetime.fromisoformat(job.started_at).timestamp() if job.retranscribe else None
-        )
-        work = _Work(self, model, bundle, fresh_after)
+        started = datetime.fromisoformat(job.started_at).timestamp()
+        work = _Work(self, model, bundle, started, job.retranscribe)
 
         have = index.doc_ids(ix)
         docs = list(self.db.iter_documents(DocStatus.indexed))
         total = len(docs)
         todo = [d for d in docs if d.doc_id not in have]
         done = total - len(todo)
+        for d in docs:
+            if d.doc_id in have:  # indexed before an interruption
+                work.note_fresh(d)
         self._progress(job.job_id, done, total, progress)
 
         procs = self.settings.index.rebuild_processes
@@ -318,6 +323,9 @@ class Rebuilder:
                     )
                 for doc_id, reason in work.unreadable.items():
                     self.db.set_status(c, doc_id, DocStatus.failed, error=reason)
+                reading = self.reading_for(model, bundle)
+                if reading is not None:
+                    self.db.set_reading(c, work.read_now - set(work.kept_version), reading)
 
         self.live.exclusive(finalize).result()
         final = len(index.doc_ids(ix))
@@ -567,17 +575,25 @@ def _job(row: Sequence[Any]) -> ReindexJob:
 class _Work:
     """Turns documents into index entries with the target model's transcripts.
 
-    With `fresh_after` (a time, seconds since the epoch), a stored transcript counts
-    only when it was written since then; the others are made again.
+    `started` is when the job began (seconds since the epoch). With `retranscribe`, a
+    stored transcript counts only when it was written since then; the others are made
+    again. `read_now` collects the documents read since the job began.
     """
 
     def __init__(
-        self, rebuilder: Rebuilder, model: str, bundle: Path | None, fresh_after: float | None
+        self,
+        rebuilder: Rebuilder,
+        model: str,
+        bundle: Path | None,
+        started: float,
+        retranscribe: bool = False,
     ) -> None:
         self.r = rebuilder
         self.model = model
         self.bundle = bundle
-        self.fresh_after = fresh_after
+        self.started = started
+        self.retranscribe = retranscribe
+        self.read_now: set[str] = set()
         self._rec: Recognizer | None = None
         self.kept_version: dict[str, str] = {}  # doc_id -> older model (new one failed)
         self.unreadable: dict[str, str] = {}  # doc_id -> reason
@@ -585,13 +601,22 @@ class _Work:
     def transcript_path(self, d: Document) -> Path:
         return self.r.transcripts.path(self.model, d.sha256)
 
-    def has_transcript(self, d: Document) -> bool:
-        """Whether `d` has a usable transcript by the target model on disk."""
+    def note_fresh(self, d: Document) -> bool | None:
+        """Whether `d`'s transcript by the target model was written since the job began
+        (then `d` goes into `read_now`); None when it has none."""
         try:
             mtime = self.transcript_path(d).stat().st_mtime
         except FileNotFoundError:
+            return None
+        if mtime < self.started:
             return False
-        return self.fresh_after is None or mtime >= self.fresh_after
+        self.read_now.add(d.doc_id)
+        return True
+
+    def has_transcript(self, d: Document) -> bool:
+        """Whether `d` has a usable transcript by the target model on disk."""
+        fresh = self.note_fresh(d)
+        return fresh is not None and (fresh or not self.retranscribe)
 
     def entries(self, docs: Sequence[Document]) -> Iterable[index.IndexEntry | None]:
         """One entry per document, in order (None for one that cannot be indexed)."""
@@ -654,11 +679,12 @@ class _Work:
             if d.doc_id in got:
                 self.r.transcripts.save(self.model, d.sha256, got[d.doc_id])
                 out[d.doc_id] = got[d.doc_id]
+                self.read_now.add(d.doc_id)
         return out
 
     def _fallback(self, d: Document, reason: str) -> list[PageTranscript] | None:
         """Keep a document that cannot be read again searchable with its old transcript."""
-        if d.model_version and (d.model_version != self.model or self.fresh_after is not None):
+        if d.model_version and (d.model_version != self.model or self.retranscribe):
             old = self.r.transcripts.load(d.model_version, d.sha256)
             if old is not None:
                 log.warning("%s: %s; keeping its %s transcript", d.doc_id, reason, d.model_version)

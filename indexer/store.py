@@ -15,7 +15,7 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -215,7 +215,8 @@ CREATE TABLE IF NOT EXISTS documents (
     error         TEXT,
     pages         INTEGER,
     created_at    TEXT NOT NULL,
-    updated_at    TEXT NOT NULL
+    updated_at    TEXT NOT NULL,
+    reading       TEXT
 );
 CREATE INDEX IF NOT EXISTS documents_status ON documents (status, created_at);
 CREATE INDEX IF NOT EXISTS documents_created ON documents (created_at);
@@ -260,7 +261,12 @@ _DOC_COLUMNS = (
 
 
 # Columns added after a data dir's database was first created: (table, column, definition).
-_ADDED_COLUMNS = (("reindex_jobs", "retranscribe", "INTEGER NOT NULL DEFAULT 0"),)
+_ADDED_COLUMNS = (
+    ("reindex_jobs", "retranscribe", "INTEGER NOT NULL DEFAULT 0"),
+    # the fingerprint of the bundle files and settings that read the document
+    # (indexer/reading.py); NULL = not recorded
+    ("documents", "reading", "TEXT"),
+)
 
 
 def _add_missing_columns(c: sqlite3.Connection) -> None:
@@ -442,13 +448,33 @@ class Database:
         error: str | None = None,
         model_version: str | None = None,
         pages: int | None = None,
+        reading: str | None = None,
     ) -> None:
-        """Set the status (and, when given, model version and page count; error always)."""
+        """Set the status (and, when given, model version, page count and reading
+        fingerprint; error always)."""
         c.execute(
             "UPDATE documents SET status = ?, error = ?, "
             "model_version = COALESCE(?, model_version), pages = COALESCE(?, pages), "
-            "updated_at = ? WHERE doc_id = ?",
-            (status.value, error, model_version, pages, iso(now()), doc_id),
+            "reading = COALESCE(?, reading), updated_at = ? WHERE doc_id = ?",
+            (status.value, error, model_version, pages, reading, iso(now()), doc_id),
+        )
+
+    def set_reading(self, c: sqlite3.Connection, doc_ids: Iterable[str], reading: str) -> None:
+        """Record that `doc_ids` were read by what `reading` fingerprints."""
+        c.executemany(
+            "UPDATE documents SET reading = ? WHERE doc_id = ?", ((reading, d) for d in doc_ids)
+        )
+
+    def count_read_otherwise(self, model_version: str, reading: str) -> int:
+        """Indexed documents read by `model_version` with another recorded fingerprint."""
+        return (
+            self.conn()
+            .execute(
+                "SELECT COUNT(*) FROM documents WHERE status = ? AND model_version = ? "
+                "AND reading IS NOT NULL AND reading != ?",
+                (DocStatus.indexed.value, model_version, reading),
+            )
+            .fetchone()[0]
         )
 
     def set_model_version(self, c: sqlite3.Connection, doc_id: str, model_version: str) -> None:

@@ -32,6 +32,7 @@ def test_metrics_count_documents_searches_and_uploads(client, new_page, wait_don
     assert _value(fams["inkdex_documents"], status="indexed") == 1
     assert _value(fams["inkdex_documents"], status="failed") == 0
     assert _value(fams["inkdex_queue_depth"]) == 0
+    assert _value(fams["inkdex_documents_read_otherwise"]) == 0
     assert _value(fams["inkdex_search_seconds"], sample="inkdex_search_seconds_count") == 1
     assert _value(fams["inkdex_upload_seconds"], sample="inkdex_upload_seconds_count") == 1
     assert _value(fams["inkdex_uploads"], "inkdex_uploads_total", outcome="accepted") == 1

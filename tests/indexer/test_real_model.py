@@ -160,6 +160,12 @@ def test_reindex_retranscribe_applies_changed_reading_settings(
 
     assert main(["reindex", *configure("greedy")]) == 0
     assert stored.stat().st_mtime_ns == written  # rebuilt from the stored transcript
+    settings = load_settings(config)
+    arch = Archive.open(settings)
+    try:
+        assert arch.read_otherwise() == 1  # read by the beam decoder, greedy now
+    finally:
+        arch.close()
     assert main(["reindex", "--retranscribe", *configure("greedy")]) == 0
     assert "is live" in capsys.readouterr().out
     assert stored.stat().st_mtime_ns > written
@@ -167,6 +173,7 @@ def test_reindex_retranscribe_applies_changed_reading_settings(
     arch = Archive.open(settings)
     try:
         assert arch.reindex_progress()["retranscribe"] is True
+        assert arch.read_otherwise() == 0
         words = [w for ln in arch.transcript(doc.doc_id)[0].lines for w in ln.words]
         assert words and all(len(w.alternatives) == 1 for w in words)  # greedy: no alternatives
         hits = arch.search("seeds", fuzzy=True).hits

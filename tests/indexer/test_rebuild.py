@@ -315,12 +315,13 @@ def test_retranscribing_reads_every_original_again_with_the_same_model(
 def test_an_interrupted_retranscription_resumes_without_reading_a_page_twice(
     tmp_path: Path, make_settings, fakes
 ) -> None:
-    settings = make_settings(tmp_path, worker={"batch_pages": 2})
-    arch = Archive.open(settings, fakes.FakeRecognizer())
+    arch = Archive.open(make_settings(tmp_path, worker={"batch_pages": 2}), fakes.FakeRecognizer())
     _fill(arch, tmp_path, fakes, 16)
     arch.close()
+    settings = make_settings(tmp_path, worker={"batch_pages": 2}, model={"beam_width": 7})
     rec = _Rereading(fakes, delay_s=0.05)
     arch = Archive.open(settings, rec)
+    assert arch.read_otherwise() == 16
     try:
         arch.start()
         arch.start_reindex(retranscribe=True)
@@ -336,6 +337,7 @@ def test_an_interrupted_retranscription_resumes_without_reading_a_page_twice(
         wait_until(lambda: arch.reindex_progress()["state"] == "done")
         assert arch.search("altered").total == 16
         assert arch.search("common").total == 0
+        assert arch.read_otherwise() == 0  # those read before the stop are recorded too
     finally:
         arch.close()
     assert sum(rec.batches) == 16  # every page read once across both runs
@@ -356,5 +358,31 @@ def test_a_document_whose_original_cannot_be_read_again_keeps_its_transcript(
         assert arch.get(broken.doc_id).status == DocStatus.indexed
         assert [h.doc_id for h in arch.search("common").hits] == [broken.doc_id]
         assert arch.search("altered").total == 2
+    finally:
+        arch.close()
+
+
+def test_documents_read_with_other_settings_are_counted_until_read_again(
+    tmp_path: Path, make_settings, fakes, caplog
+) -> None:
+    arch = Archive.open(make_settings(tmp_path), fakes.FakeRecognizer())
+    _fill(arch, tmp_path, fakes, 4)
+    assert arch.read_otherwise() == 0
+    arch.close()
+    changed = make_settings(tmp_path, model={"decoder": "greedy"}, worker={"enabled": False})
+    arch = Archive.open(changed, fakes.FakeRecognizer())
+    try:
+        with caplog.at_level("WARNING", logger="indexer.archive"):
+            arch.start()
+        assert "4 indexed document(s) were read with other reading settings" in caplog.text
+        assert "--retranscribe" in caplog.text
+        assert arch.read_otherwise() == 4
+        late = arch.add_file(fakes.write_page(tmp_path / "late.png", "late page"))
+        arch.process_pending()  # read with today's settings
+        arch.reindex()  # from the stored transcripts: nothing is read again
+        assert arch.read_otherwise() == 4
+        arch.delete(late.doc_id)
+        arch.reindex(retranscribe=True)
+        assert arch.read_otherwise() == 0
     finally:
         arch.close()
