@@ -26,7 +26,16 @@ FORTUNES_DIR = Path("/usr/share/games/fortunes")
 WORDNET_DIR = Path("/usr/share/wordnet")
 PRINTABLE = frozenset(string.ascii_letters + string.digits + string.punctuation + " ")
 # Fortune files that are pictures or code rather than prose.
-_SKIP_FORTUNES = {"art", "ascii-art", "perl", "linux", "computers", "debian", "translate-me"}
+# The files of Debian's `fortunes` and `fortunes-min` that hold prose (their art,
+# ascii-art, perl, linux, computers, debian and translate-me files are mostly code,
+# pictures or jargon). Only these are read, so that installing another fortunes package
+# (fortune-anarchism, ...) changes neither the synthetic text nor the language model.
+FORTUNE_FILES = (
+    "cookie definitions disclaimer drugs education ethnic food fortunes goedel humorists "
+    "kids knghtbrd law linuxcookie literature love magic medicine men-women miscellaneous "
+    "news paradoxum people pets platitudes politics pratchett riddles science songs-poems "
+    "sports startrek tao wisdom work zippy"
+).split()
 
 _ASCII_MAP = str.maketrans(
     {
@@ -110,12 +119,12 @@ def _fortunes(folder: Path) -> tuple[str, ...]:
         log.info("no fortunes in %s; synthetic text uses word lists only", folder)
         return ()
     out: list[str] = []
-    for f in sorted(folder.iterdir()):
-        if f.suffix or f.name in _SKIP_FORTUNES or not f.is_file():
-            continue
+    missing = []
+    for name in FORTUNE_FILES:
         try:
-            raw = f.read_text(encoding="utf-8", errors="replace")
+            raw = (folder / name).read_text(encoding="utf-8", errors="replace")
         except OSError:
+            missing.append(name)
             continue
         for entry in raw.split("\n%\n"):
             # Skip quoted code, tables and pictures: they have many leading spaces.
@@ -126,6 +135,8 @@ def _fortunes(folder: Path) -> tuple[str, ...]:
             if len(text) < 8 or sum(c.isalpha() for c in text) < 0.6 * len(text):
                 continue
             out.append(text)
+    if missing:
+        log.warning("fortunes files missing from %s: %s", folder, " ".join(missing))
     return tuple(out)
 
 

@@ -89,3 +89,18 @@ def test_wordnet_texts_are_the_glosses_and_examples_of_each_synset(tmp_path) -> 
         "the cafe cat",
     )
     assert wordnet_texts(tmp_path / "absent") == ()
+
+
+def test_only_the_fortunes_packages_files_are_read(tmp_path: Path, caplog) -> None:
+    """Another fortunes package in the same folder changes neither text nor language model."""
+    from recognizer.text import fortune_texts
+
+    folder = tmp_path / "fortunes"
+    folder.mkdir()
+    (folder / "wisdom").write_text("A penny saved is a penny earned.\n%\nLook before you leap.\n")
+    (folder / "wisdom.dat").write_bytes(b"\x00\x01binary index")
+    (folder / "anarchism").write_text("Property is theft, said someone once.\n")
+    with caplog.at_level("WARNING", logger="recognizer.text"):
+        texts = fortune_texts(folder)
+    assert texts == ("A penny saved is a penny earned.", "Look before you leap.")
+    assert "fortunes files missing" in caplog.text and "zippy" in caplog.text
