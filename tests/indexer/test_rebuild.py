@@ -286,13 +286,20 @@ class _Rereading:
         ]
 
 
+def _filled(tmp_path: Path, settings, fakes, n: int) -> list[str]:
+    """Ids of `n` documents indexed by 'fake-1' in an archive that is closed again."""
+    arch = Archive.open(settings, fakes.FakeRecognizer())
+    try:
+        return _fill(arch, tmp_path, fakes, n)
+    finally:
+        arch.close()
+
+
 def test_retranscribing_reads_every_original_again_with_the_same_model(
     tmp_path: Path, make_settings, fakes
 ) -> None:
     settings = make_settings(tmp_path)
-    arch = Archive.open(settings, fakes.FakeRecognizer())
-    ids = _fill(arch, tmp_path, fakes, 5)
-    arch.close()
+    ids = _filled(tmp_path, settings, fakes, 5)
     rec = _Rereading(fakes)
     arch = Archive.open(settings, rec)
     try:
@@ -315,9 +322,7 @@ def test_retranscribing_reads_every_original_again_with_the_same_model(
 def test_an_interrupted_retranscription_resumes_without_reading_a_page_twice(
     tmp_path: Path, make_settings, fakes
 ) -> None:
-    arch = Archive.open(make_settings(tmp_path, worker={"batch_pages": 2}), fakes.FakeRecognizer())
-    _fill(arch, tmp_path, fakes, 16)
-    arch.close()
+    _filled(tmp_path, make_settings(tmp_path, worker={"batch_pages": 2}), fakes, 16)
     settings = make_settings(tmp_path, worker={"batch_pages": 2}, model={"beam_width": 7})
     rec = _Rereading(fakes, delay_s=0.05)
     arch = Archive.open(settings, rec)
@@ -347,9 +352,7 @@ def test_a_document_whose_original_cannot_be_read_again_keeps_its_transcript(
     tmp_path: Path, make_settings, fakes
 ) -> None:
     settings = make_settings(tmp_path)
-    arch = Archive.open(settings, fakes.FakeRecognizer())
-    ids = _fill(arch, tmp_path, fakes, 3)
-    arch.close()
+    ids = _filled(tmp_path, settings, fakes, 3)
     arch = Archive.open(settings, _Rereading(fakes))
     try:
         broken = arch.get(ids[0])
@@ -365,10 +368,10 @@ def test_a_document_whose_original_cannot_be_read_again_keeps_its_transcript(
 def test_documents_read_with_other_settings_are_counted_until_read_again(
     tmp_path: Path, make_settings, fakes, caplog
 ) -> None:
-    arch = Archive.open(make_settings(tmp_path), fakes.FakeRecognizer())
-    _fill(arch, tmp_path, fakes, 4)
-    assert arch.read_otherwise() == 0
-    arch.close()
+    _filled(tmp_path, make_settings(tmp_path), fakes, 4)
+    same = Archive.open(make_settings(tmp_path), fakes.FakeRecognizer())
+    assert same.read_otherwise() == 0
+    same.close()
     changed = make_settings(tmp_path, model={"decoder": "greedy"}, worker={"enabled": False})
     arch = Archive.open(changed, fakes.FakeRecognizer())
     try:
