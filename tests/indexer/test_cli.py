@@ -136,3 +136,14 @@ def test_search_does_not_import_tensorflow(tmp_path: Path, filled: list[str]) ->
     ).stdout
     assert "HEAVY []" in out
     assert "2 document(s)" in out
+
+
+def test_retranscribe_without_a_loadable_model_fails_clearly_and_keeps_the_index(
+    tmp_path: Path, filled: list[str], capsys: pytest.CaptureFixture
+) -> None:
+    # the configured bundle folder holds no model: nothing can be read again
+    assert main(["reindex", "--retranscribe", *_cfg(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("inkdex reindex: ") and "fake-1" in err, err
+    assert main(["search", "gardens", "--json", *_cfg(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 2
