@@ -2,7 +2,8 @@
 
 Counters and histograms are fed by the routes (search and upload latency, HTTP requests);
 documents by status, queue depth, the live index generation and the documents read
-with other settings than now are read from the archive at scrape time, so they are never stale and cost nothing between scrapes.
+with other settings than now are read from the archive at scrape time, so they are
+never stale and cost nothing between scrapes.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ e.g. the hooker-lines validation split.
         [--min-prob P] [--shifts ROWS ...] [--lm-weight W] [--lm-bonus B]
         [--line-pass greedy|decoder] [--misses]
 
-`--misses` lists the words the index with alternatives does not find in their line.
+`--misses` lists the words the index with alternatives does not find in their line,
+and with the lexicon decoder counts those written with no word of the word list.
 
 Bundle, decoder, word list, alternatives, test-time shifts, language model weights,
 line pass and the lowest indexed alternative default to what config.yaml sets (and
@@ -27,6 +28,7 @@ the bundle where config.yaml leaves them unset).
 from __future__ import annotations
 
 import argparse
+import string
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -135,10 +137,14 @@ def main() -> int:
 
     queries = []
     truth = [set(tokens(text)) for _, text in items]
+    written: dict[tuple[str, str], set[str]] = {}  # (term, line) -> the words it comes from
     for i, (_, text) in enumerate(items):
         for term in dict.fromkeys(tokens(text)):
             if sum(ch.isalpha() for ch in term) >= 4:
                 queries.append((term, str(i)))
+        for word in text.split():
+            for term in tokens(word):
+                written.setdefault((term, str(i)), set()).add(word.strip(string.punctuation))
     print(f"{len(items)} lines, {len(queries)} queries (words of 4+ letters), top {TOP}")
     configs = [
         ("1-best only", False),
@@ -155,7 +161,7 @@ def main() -> int:
                 hit = any(d == doc for d, _ in hits)
                 found += hit
                 if not hit:
-                    missed.append(f"{term} ({items[int(doc)][0].name})")
+                    missed.append((term, doc))
                 returned += len(hits)
                 right += sum(term in truth[int(d)] for d, _ in hits)
         print(
@@ -163,7 +169,16 @@ def main() -> int:
             f"   precision {right / max(1, returned):.1%} ({right}/{returned} hits)"
         )
         if args.misses and label == "with alternatives":
-            print("  not found: " + ", ".join(missed))
+            print("  not found: " + ", ".join(f"{t} ({items[int(d)][0].name})" for t, d in missed))
+            if rec.lexicon is not None:
+                unlisted = [
+                    t for t, d in missed if not any(w in rec.lexicon for w in written[(t, d)])
+                ]
+                print(
+                    f"  {len(unlisted)} of the {len(missed)} not found are written with no word "
+                    f"of the word list: {', '.join(unlisted[:12])}"
+                    + (", ..." if len(unlisted) > 12 else "")
+                )
     return 0
 
 

@@ -173,7 +173,6 @@ class Archive:
         self.watcher: InboxWatcher | None = None
         self._lock_fd: int | None = None
         self._lock_guard = threading.Lock()
-        self._read_otherwise: tuple[tuple[str | None, int], int] | None = None
         self._started = False
 
     @classmethod
@@ -207,18 +206,8 @@ class Archive:
 
     def read_otherwise(self) -> int:
         """Indexed documents the active model read with other settings or bundle files
-        than now (`inkdex reindex --retranscribe` reads them again).
-
-        Only a rebuild or a deletion changes it while the service runs (the settings
-        are fixed for its life), so the count is kept until either happens.
-        """
-        latest = self.rebuilder.latest()
-        key = (latest.finished_at if latest else None, self.db.count_documents())
-        cached = self._read_otherwise
-        if cached is None or cached[0] != key:
-            cached = (key, self.db.count_read_otherwise(self.model_version, self.reading))
-            self._read_otherwise = cached
-        return cached[1]
+        than now (`inkdex reindex --retranscribe` reads them again)."""
+        return self.db.count_read_otherwise(self.model_version, self.reading)
 
     # --- documents -------------------------------------------------------------------
 

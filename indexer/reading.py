@@ -5,7 +5,7 @@ the archive re-read) by its name. The reading settings (decoder, beam width, wor
 list, language model weight, ...) and a bundle whose files were replaced in place
 change readings too without changing that name: each indexed document records the
 fingerprint of what read it, and documents read otherwise than the archive would read
-them now are counted (`Archive.health`), so the service can say that
+them now are counted (`Archive.read_otherwise`), so the service can say that
 `inkdex reindex --retranscribe` would bring them up to date.
 """
 

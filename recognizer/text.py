@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
 WORDNET_DIR = Path("/usr/share/wordnet")
 PRINTABLE = frozenset(string.ascii_letters + string.digits + string.punctuation + " ")
-# Fortune files that are pictures or code rather than prose.
 # The files of Debian's `fortunes` and `fortunes-min` that hold prose (their art,
 # ascii-art, perl, linux, computers, debian and translate-me files are mostly code,
 # pictures or jargon). Only these are read, so that installing another fortunes package

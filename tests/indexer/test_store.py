@@ -93,7 +93,7 @@ def test_database_uses_wal(tmp_path: Path) -> None:
     assert mode == "wal"
 
 
-def test_a_database_from_before_the_retranscribe_column_is_brought_up_to_date(
+def test_a_database_from_before_the_added_columns_is_brought_up_to_date(
     tmp_path: Path,
 ) -> None:
     import sqlite3
@@ -109,9 +109,17 @@ def test_a_database_from_before_the_retranscribe_column_is_brought_up_to_date(
         "INSERT INTO reindex_jobs VALUES ('reindex-0002', 'm', NULL, 'g0002-m', 'done', 3, 3, "
         "NULL, '2026-01-01T00:00:00+00:00', '2026-01-01T00:01:00+00:00')"
     )
+    old.execute(
+        "CREATE TABLE documents (doc_id TEXT PRIMARY KEY, filename TEXT NOT NULL, "
+        "source_path TEXT, sha256 TEXT NOT NULL UNIQUE, size INTEGER NOT NULL, "
+        "media_type TEXT NOT NULL, status TEXT NOT NULL, model_version TEXT, error TEXT, "
+        "pages INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+    )
     old.commit()
     old.close()
     db = Database(path)
     row = db.conn().execute("SELECT job_id, retranscribe FROM reindex_jobs").fetchone()
     assert row == ("reindex-0002", 0)
+    columns = {r[1] for r in db.conn().execute("PRAGMA table_info(documents)")}
+    assert "reading" in columns
     Database(path)  # opening again changes nothing
