@@ -221,6 +221,7 @@ def _reindex(args: argparse.Namespace, settings: Settings) -> int:
     try:
         result = archive.reindex(bundle, progress, retranscribe=args.retranscribe)
     except ArchiveBusy:
+        bar.close()  # clears the bar's line before the message (closing twice is harmless)
         print(
             "inkdex reindex: the service is running on this data dir; "
             "ask it instead (POST /admin/reindex) or stop it first",
@@ -228,6 +229,7 @@ def _reindex(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 1
     except (RebuildError, ModelUnavailable) as exc:
+        bar.close()
         print(f"inkdex reindex: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -78,9 +78,9 @@ class LazyRecognizer:
                     # Every model setting (decoder, word list, spelling, priors) applies.
                     self._rec = load_recognizer(self._settings.model, self.bundle)
                 except Exception as exc:  # missing bundle, bad weights, missing module
-                    raise ModelUnavailable(
-                        f"cannot load the model bundle {self.bundle}: {exc}"
-                    ) from exc
+                    # Bundle errors name the bundle's path themselves; others get it here.
+                    where = "" if str(self.bundle) in str(exc) else f" {self.bundle}"
+                    raise ModelUnavailable(f"cannot load the model bundle{where}: {exc}") from exc
                 # TensorFlow and the model are hundreds of thousands of long-lived
                 # objects: keep them out of full garbage collections (search latency).
                 gc.freeze()

@@ -866,14 +866,23 @@ def _word_alternatives(
         word = pool[0].text
     probs = {d.text: d.prob for d in pool}
     probs.setdefault(word, word_prob)  # a word pool[0] replaced is in the pool already
-    if fusion is not None:
-        # The language model weighs in on which reading the ink shows (in log space,
-        # shifted so the likeliest reading weighs 1).
+    # What ranked the pool weighs in on the posteriors too, so that they agree with the
+    # decoder's choice: the language model and, for the lexicon decoder, the word list's
+    # frequency prior (a reading outside the list counts as its rarest word). Without
+    # the prior a word chosen for its frequency could carry less posterior than an
+    # alternative the ink favours, and the confidence and the index's weights would
+    # contradict the reading. In log space, shifted so that the likeliest weighs 1.
+    use_prior = decoder == "lexicon" and lexicon is not None and lexicon.prior_weight > 0
+    if fusion is not None or use_prior:
         chars = charset.chars
-        logw = {
-            t: (math.log(v) + fusion.score(before, t, chars)) if v > 0 else NEG_INF
-            for t, v in probs.items()
-        }
+        logw = {}
+        for t, v in probs.items():
+            w = math.log(v) if v > 0 else NEG_INF
+            if w > NEG_INF and fusion is not None:
+                w += fusion.score(before, t, chars)
+            if w > NEG_INF and use_prior:
+                w += lexicon.log_prior(word_key(t))  # type: ignore[union-attr]
+            logw[t] = w
         top = max(logw.values())
         if top > NEG_INF:
             probs = {t: math.exp(w - top) for t, w in logw.items()}

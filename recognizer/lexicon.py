@@ -68,6 +68,7 @@ class Lexicon:
         weights = np.array([counts[w] for w in words], dtype=np.float64)
         self._words: list[str] = words
         self._cum = np.concatenate([[0.0], np.cumsum(weights / weights.sum())])
+        self._rarest = float(weights.min() / weights.sum())
         uniform = bool(np.all(weights == weights[0]))
         if prior_weight is None:
             prior_weight = 0.0 if uniform else DEFAULT_PRIOR_WEIGHT
@@ -183,6 +184,15 @@ class Lexicon:
         if lo < len(self._words) and self._words[lo] == word:
             return float(self._cum[lo + 1] - self._cum[lo])
         return 0.0
+
+    def log_prior(self, word: str) -> float:
+        """``prior_weight * log P(word)`` for a lower-cased word, what the decoder adds
+        for reading it; a word outside the list counts as the rarest listed word (0
+        when the prior is off)."""
+        if not self.prior_weight:
+            return 0.0
+        share = self.frequency(word)
+        return self.prior_weight * math.log(share if share > 0 else self._rarest)
 
     def _log_mass(self, lo: int, hi: int) -> float:
         mass = self._cum[hi] - self._cum[lo]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,12 +139,30 @@ def test_search_does_not_import_tensorflow(tmp_path: Path, filled: list[str]) ->
     assert "2 document(s)" in out
 
 
+class _Bar:
+    """Stands in for the terminal progress bar: closing it ends its line."""
+
+    def __init__(self, *args: object) -> None:
+        self.total = self.n = 0
+
+    def refresh(self) -> None:
+        print("[bar]", end="", file=sys.stderr)
+
+    def close(self) -> None:
+        print("[bar closed]", file=sys.stderr)
+
+
 def test_retranscribe_without_a_loadable_model_fails_clearly_and_keeps_the_index(
-    tmp_path: Path, filled: list[str], capsys: pytest.CaptureFixture
+    tmp_path: Path, filled: list[str], capsys: pytest.CaptureFixture, monkeypatch
 ) -> None:
+    monkeypatch.setattr("indexer.cli._progress_bar", _Bar)
     # the configured bundle folder holds no model: nothing can be read again
     assert main(["reindex", "--retranscribe", *_cfg(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("inkdex reindex: ") and "fake-1" in err, err
+    # the bar is closed before the message, which starts a line of its own
+    assert err.replace("[bar]", "").startswith("[bar closed]\n"), err
+    err = err.split("\n", 1)[1]
+    assert err.startswith("inkdex reindex: cannot load the model bundle") and "fake-1" in err, err
+    assert err.count(str(tmp_path / "models" / "fake-1")) == 1, err  # the bundle named once
     assert main(["search", "gardens", "--json", *_cfg(tmp_path)]) == 0
     assert json.loads(capsys.readouterr().out)["total"] == 2

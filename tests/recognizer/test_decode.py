@@ -328,6 +328,34 @@ def test_alternatives_that_differ_only_in_case_or_outer_punctuation_are_one_word
     assert word_key("-Where.") == "where" and word_key("can't") == "can't"
 
 
+def test_lexicon_word_posteriors_weigh_the_frequency_prior_that_chose_the_word() -> None:
+    """The ink leans to 'cot' (.6 against .4), but 'cat' is 50 times as frequent: the
+    decoder reads 'cat', and the posteriors follow its ranking rather than the ink's."""
+    frames = spell("cat", p=1.0)
+    frames[3] = {"a": 0.4, "o": 0.6}
+    lex = Lexicon.from_words([("cat", 50), ("cot", 1)], prior_weight=0.5)
+    word = read_line(probs_from(frames), DEFAULT_CHARSET, decoder="lexicon", lexicon=lex).words[0]
+    assert word.text == "cat"
+    # .4 * sqrt(50/51) against .6 * sqrt(1/51)
+    cat = 0.4 * math.sqrt(50)
+    assert dict(word.alternatives) == pytest.approx(
+        {"cat": cat / (cat + 0.6), "cot": 0.6 / (cat + 0.6)}, abs=0.01
+    )
+    assert word.confidence > 0.8
+    # Without a prior the ink decides both the word and the posteriors.
+    flat = Lexicon.from_words(["cat", "cot"])
+    word = read_line(probs_from(frames), DEFAULT_CHARSET, decoder="lexicon", lexicon=flat).words[0]
+    assert word.text == "cot"
+    assert dict(word.alternatives) == pytest.approx({"cot": 0.6, "cat": 0.4}, abs=0.01)
+
+
+def test_lexicon_log_prior_counts_an_unlisted_word_as_the_rarest_listed_one() -> None:
+    lex = Lexicon.from_words([("cat", 3), ("cot", 1)], prior_weight=0.5)
+    assert lex.log_prior("cat") == pytest.approx(0.5 * math.log(0.75))
+    assert lex.log_prior("dog") == pytest.approx(0.5 * math.log(0.25))
+    assert Lexicon.from_words(["cat"]).log_prior("dog") == 0.0  # no counts: no prior
+
+
 def test_read_line_skips_the_alternatives_search_for_a_sure_word() -> None:
     frames = spell("cat", p=1.0)
     frames[3] = {"a": 0.99, "u": 0.01}
