@@ -7,8 +7,11 @@ bundles of one architecture (a "model soup"). `--per-font` lists the synthetic C
 held-out font on `--synth-lines` lines. `--synth-augment S` renders the held-out lines with
 distortions at strength S instead of the recipe's full strength (0: clean renderings), which
 shows how much of the synthetic error is the distortions rather than the fonts.
+`--decoder D` also reads the held-out synthetic lines with decoder D (greedy, beam or
+lexicon) and the rest of config.yaml's reading settings (beam width, word list, the
+bundle's language model), as the product reads lines; the selection figure stays greedy.
 
-    .venv/bin/python bench/selection_cer.py BUNDLE [BUNDLE | A+B ...] [--per-font] [--synth-lines 256] [--synth-augment 1.0]
+    .venv/bin/python bench/selection_cer.py BUNDLE [BUNDLE | A+B ...] [--per-font] [--synth-lines 256] [--synth-augment 1.0] [--decoder lexicon]
 
 Needs the font cache (`make fonts`) and ../shared/data/hooker-lines (skipped without them).
 """
@@ -40,6 +43,11 @@ def main() -> int:
         "--synth-augment",
         type=float,
         help="distortion strength of the held-out lines (default: the recipe's, 1.0)",
+    )
+    ap.add_argument(
+        "--decoder",
+        choices=["greedy", "beam", "lexicon"],
+        help="also read the held-out synthetic lines with this decoder (config's settings)",
     )
     args = ap.parse_args()
     if not HOOKER_VAL.is_file():
@@ -85,6 +93,9 @@ def main() -> int:
             f"{spec}: synthetic {cs:.4f} (WER {ms['wer']:.4f})  "
             f"Hooker val {cr:.4f} (WER {mr['wer']:.4f})  mean {(cs + cr) / 2:.4f}"
         )
+        if args.decoder and len(models) == 1:
+            cer, wer = decoded_cer(settings, Path(spec), args.decoder, synth)
+            print(f"  synthetic read with the {args.decoder} decoder: {cer:.4f} (WER {wer:.4f})")
         if args.per_font:
             hyps = tr.predict_texts(predictor, synth.images, charset, ds)
             errors: dict[str, int] = defaultdict(int)
@@ -99,6 +110,39 @@ def main() -> int:
                     f"{errors[font] / total:5.1%} of the errors  {font}"
                 )
     return 0
+
+
+def decoded_cer(settings, bundle: Path, decoder: str, val) -> tuple[float, float]:
+    """CER and WER of `val`'s normalised lines read by `decoder` with config's settings."""
+    from recognizer import train as tr
+    from recognizer.decode import read_lines
+    from recognizer.recognize import load_recognizer
+
+    rec = load_recognizer(settings.model.model_copy(update={"decoder": decoder}), bundle)
+    ds = rec.downsample
+    order = sorted(range(len(val.images)), key=lambda i: val.images[i].shape[1])
+    probs: list[np.ndarray] = [np.empty(0)] * len(val.images)
+    for k in range(0, len(order), 32):
+        idx = order[k : k + 32]
+        width = max(val.images[i].shape[1] for i in idx)
+        x = np.zeros((len(idx), val.images[idx[0]].shape[0], width, 1), np.float32)
+        for j, i in enumerate(idx):
+            x[j, :, : val.images[i].shape[1], 0] = val.images[i]
+        out = rec._predict(x)  # the probabilities, as the product computes them
+        for j, i in enumerate(idx):
+            probs[i] = out[j, : -(-val.images[i].shape[1] // ds)]
+    readings = read_lines(
+        probs,
+        rec.bundle.charset,
+        decoder=rec.decoder,
+        beam_width=rec.beam_width,
+        alternatives=rec.alternatives,
+        lexicon=rec.lexicon,
+        line_pass=rec.line_pass,
+        fusion=rec.fusion if rec.decoder != "greedy" else None,
+    )
+    hyps = [r.text for r in readings]
+    return tr.char_error_rate(val.texts, hyps), tr.word_error_rate(val.texts, hyps)
 
 
 if __name__ == "__main__":
