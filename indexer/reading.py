@@ -25,7 +25,7 @@ from inkdex.settings import ModelSettings
 _BUNDLE_FILES = ("model.weights.h5", "charset.txt", "charlm.npz")
 _META_SECTIONS = ("input", "architecture", "decoder", "language_model")
 # Settings that do not change what is read.
-_NOT_READING = {"bundle", "models_dir", "batch_size", "lexicon"}
+_NOT_READING = {"bundle", "models_dir", "batch_size", "decode_processes", "lexicon"}
 
 
 def fingerprint(model: ModelSettings, bundle: Path) -> str:

@@ -156,6 +156,10 @@ class CharLM:
             raise CharLMError(f"cannot read language model {path}: {exc}") from None
         return cls(order, grams)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent to the line-reading helper processes: without the caches.
+        return {**self.__dict__, "_cache": {}, "_class_index": {}}
+
     # -- queries ------------------------------------------------------------------------------
 
     def __len__(self) -> int:
@@ -230,6 +234,9 @@ class Fusion:
         self.weight = float(weight)
         self.bonus = float(bonus)
         self._rows: dict[tuple[str, str], np.ndarray] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_rows": {}}
 
     def context(self, text: str) -> str:
         return self.model.context(text)

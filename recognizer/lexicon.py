@@ -83,6 +83,10 @@ class Lexicon:
         self.capital_logp = (float(capital_logp[0]), float(capital_logp[1]))
         self._tables: dict[str, dict[str, tuple[np.ndarray, float]]] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent to the line-reading helper processes: without the compiled tables (a cache).
+        return {**self.__dict__, "_tables": {}}
+
     # -- construction -------------------------------------------------------------------------
 
     @classmethod

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -193,6 +195,7 @@ class Recognizer:
             self.speller = SpellCorrector(lexicon)
         self._model = model
         self._lock = threading.Lock()
+        self._pool: Any = None  # a recognizer.parallel.DecodePool, see start_decode_processes
 
     @classmethod
     def load(
@@ -209,6 +212,7 @@ class Recognizer:
         lm_weight: float | None = None,
         lm_bonus: float | None = None,
         line_pass: str | None = None,
+        decode_processes: int = 0,
     ) -> Recognizer:
         """Load the bundle at `bundle_dir` (raises `BundleError` when it is missing or bad).
 
@@ -217,6 +221,7 @@ class Recognizer:
         every line once more per shift and averages the readings: fewer errors, slower.
         `lm_weight`, `lm_bonus` and `line_pass` left at None also take the bundle's;
         a weight above 0 needs a bundle with a character language model.
+        `decode_processes` helper processes read a share of the lines (0: none).
         """
         shifts = check_shifts(shifts)
         t0 = time.monotonic()
@@ -244,10 +249,9 @@ class Recognizer:
                     else ""
                 )
                 raise RecognizerError(f"cannot load lexicon {lexicon}: {exc}{hint}") from exc
-        model = _compile_predict(bundle)
         rec = cls(
             bundle,
-            model,
+            None,
             decoder,
             beam_width,
             alternatives,
@@ -258,6 +262,9 @@ class Recognizer:
             fusion,
             line_pass,
         )
+        # The helpers start while the network is built (they import no TensorFlow).
+        rec.start_decode_processes(decode_processes)
+        rec._model = _compile_predict(bundle)
         log.info("loaded model %s in %.1f s", rec.version, time.monotonic() - t0)
         return rec
 
@@ -321,18 +328,10 @@ class Recognizer:
 
         probs = self.probabilities(crops)
         readable = [p for p in probs if p is not None]
-        readings = iter(
-            read_lines(
-                readable,
-                self.bundle.charset,
-                decoder=self.decoder,
-                beam_width=self.beam_width,
-                alternatives=self.alternatives,
-                lexicon=self.lexicon,
-                line_pass=self.line_pass,  # type: ignore[arg-type]
-                fusion=self.fusion if self.decoder != "greedy" else None,
-            )
-        )
+        if self._pool is not None and self._pool.alive:
+            readings = iter(self._pool.read_lines(readable))
+        else:
+            readings = iter(read_lines(readable, self.bundle.charset, **self.read_options()))
         results = []
         for crop, p in zip(crops, probs, strict=True):
             if p is None:
@@ -361,6 +360,33 @@ class Recognizer:
             line = LineResult(reading.text, float(reading.confidence), tuple(words))
             results.append(self._correct(line) if self.speller is not None else line)
         return results
+
+    def read_options(self) -> dict[str, Any]:
+        """The keyword arguments of `decode.read_lines` these settings read lines with."""
+        return {
+            "decoder": self.decoder,
+            "beam_width": self.beam_width,
+            "alternatives": self.alternatives,
+            "lexicon": self.lexicon,
+            "line_pass": self.line_pass,
+            "fusion": self.fusion if self.decoder != "greedy" else None,
+        }
+
+    def start_decode_processes(self, processes: int) -> None:
+        """Read a share of every batch of lines in `processes` helper processes
+        (`recognizer.parallel`; the greedy decoder needs none)."""
+        if processes < 1 or self.decoder == "greedy" or self._pool is not None:
+            return
+        from recognizer.parallel import DecodePool
+
+        self._pool = DecodePool(self.bundle.charset, self.read_options(), processes)
+        weakref.finalize(self, self._pool.close)
+
+    def close(self) -> None:
+        """Stop the helper processes, if any (the recognizer still reads, in-process)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def _correct(self, line: LineResult) -> LineResult:
         """Spelling-corrected words; each word's reading stays among its alternatives."""
@@ -448,7 +474,20 @@ def load_recognizer(model_settings: Any, bundle: Path | None = None) -> Recogniz
         lm_weight=model_settings.lm_weight,
         lm_bonus=model_settings.lm_bonus,
         line_pass=model_settings.line_pass,
+        decode_processes=decode_processes(model_settings.decode_processes),
     )
+
+
+def decode_processes(setting: int | None) -> int:
+    """Helper processes for reading lines: `setting`, or when it is None one fewer than
+    the cores this process may use, at most 3."""
+    if setting is not None:
+        return setting
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(0, min(3, cores - 1))
 
 
 def _bundle_path(arg: str | None, settings: Any) -> Path:

@@ -39,6 +39,7 @@ def test_reading_settings_and_bundle_files_change_the_fingerprint(tmp_path: Path
         assert fingerprint(other, b) != fp, changed
     # batching and where bundles live do not change what is read
     assert fingerprint(base.model_copy(update={"batch_size": 8}), b) == fp
+    assert fingerprint(base.model_copy(update={"decode_processes": 2}), b) == fp
     assert fingerprint(base.model_copy(update={"models_dir": tmp_path / "x"}), b) == fp
 
     lexicon.write_text("the\t10\nof\t5\n")

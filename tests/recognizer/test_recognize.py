@@ -299,3 +299,43 @@ def test_test_time_shifts_setting_reaches_the_recognizer_with_the_shipped_bundle
     cv2.putText(img, "garden house", (8, 42), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.3, 0, 2)
     (line,) = rec.recognize_lines([img])
     assert line.words and all(0 <= w.x0 < w.x1 <= img.shape[1] for w in line.words)
+
+
+def test_helper_processes_read_the_shipped_bundles_lines_as_this_process_does() -> None:
+    """End to end: `model.decode_processes` with the real model, word list and LM."""
+    settings = load_settings(REPO / "config.yaml")
+    m = settings.model
+    if not (m.bundle / "model.yaml").is_file() or m.lexicon is None or not m.lexicon.is_file():
+        pytest.skip("no trained bundle or word list (make test writes the word list)")
+    import cv2
+
+    from recognizer import parallel
+    from recognizer.recognize import load_recognizer
+
+    crops = []
+    for text in ["the garden house", "letters from Kew", "seeds and roots"] * 5:
+        img = np.full((60, 520), 255, np.uint8)
+        cv2.putText(img, text, (8, 42), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.2, 0, 2)
+        crops.append(img)
+    alone = load_recognizer(m.model_copy(update={"decode_processes": 0}))
+    helped = load_recognizer(m.model_copy(update={"decode_processes": 1}))
+    try:
+        assert alone._pool is None and helped._pool is not None
+        probs = helped.probabilities(crops)
+        assert sum(p.shape[0] for p in probs) >= parallel.MIN_SHARED_FRAMES  # shared out
+        assert helped.recognize_lines(crops) == alone.recognize_lines(crops)
+        assert helped._pool.alive
+    finally:
+        helped.close()
+
+
+def test_decode_processes_default_to_one_fewer_than_the_cores(monkeypatch) -> None:
+    from recognizer import recognize
+
+    assert recognize.decode_processes(0) == 0 and recognize.decode_processes(2) == 2
+    monkeypatch.setattr(recognize.os, "sched_getaffinity", lambda _: {0, 1}, raising=False)
+    assert recognize.decode_processes(None) == 1
+    monkeypatch.setattr(recognize.os, "sched_getaffinity", lambda _: set(range(16)), raising=False)
+    assert recognize.decode_processes(None) == 3
+    monkeypatch.setattr(recognize.os, "sched_getaffinity", lambda _: {0}, raising=False)
+    assert recognize.decode_processes(None) == 0

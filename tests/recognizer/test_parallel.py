@@ -1,0 +1,100 @@
+"""Reading lines in helper processes gives what reading them in-process gives."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+
+import numpy as np
+import pytest
+
+from recognizer import parallel
+from recognizer.charlm import CharLM, Fusion
+from recognizer.charset import Charset
+from recognizer.decode import read_lines
+from recognizer.lexicon import Lexicon
+from recognizer.parallel import DecodePool, split_by_frames
+
+CHARSET = Charset("abcdefghijklmnopqrstuvwxyz ")
+WORDS = [("the", 50), ("cat", 10), ("sat", 5), ("on", 30), ("mat", 2), ("hat", 3), ("that", 8)]
+TEXTS = ["the cat sat on the mat", "that hat", "the hat on the cat"] * 4
+
+
+def _line(text: str, rng: np.random.Generator) -> np.ndarray:
+    """A line's probabilities: each character over two frames, with some doubt."""
+    n = len(CHARSET.chars) + 1
+    rows = []
+    for ch in text:
+        row = rng.dirichlet(np.full(n, 0.05)) * 0.3
+        row[CHARSET.chars.index(ch) + 1] += 0.7
+        rows += [row, np.eye(n)[0] * 0.9 + row * 0.1]
+    p = np.array(rows)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+@pytest.fixture
+def options() -> dict:
+    lm = CharLM.build(TEXTS, order=4, min_count=1)
+    return {
+        "decoder": "lexicon",
+        "beam_width": 8,
+        "alternatives": 5,
+        "lexicon": Lexicon.from_words(WORDS),
+        "line_pass": "greedy",
+        "fusion": Fusion(lm, 0.2, 2.0),
+    }
+
+
+@pytest.fixture
+def lines() -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    texts = ["the cat sat on the mat", "that hat", "on the mat the cat sat", "the"] * 12
+    return [_line(t, rng) for t in texts]
+
+
+def test_the_pool_reads_every_line_as_read_lines_does(options, lines) -> None:
+    want = read_lines(lines, CHARSET, **options)
+    pool = DecodePool(CHARSET, options, processes=2)
+    try:
+        assert sum(p.shape[0] for p in lines) >= parallel.MIN_SHARED_FRAMES
+        assert pool.read_lines(lines) == want
+        assert pool.read_lines(lines[:1]) == want[:1]  # too little to share: read here
+        assert pool.alive
+    finally:
+        pool.close()
+    assert not pool.alive
+    assert pool.read_lines(lines) == want  # closed: still reads, in this process
+
+
+def test_a_dead_helper_is_given_up_and_the_lines_are_still_read(options, lines, caplog) -> None:
+    want = read_lines(lines, CHARSET, **options)
+    pool = DecodePool(CHARSET, options, processes=1)
+    try:
+        pool._ready[0].result(timeout=60)  # the helper is up
+        for pid in list(pool._pool._processes):  # type: ignore[union-attr]
+            os.kill(pid, signal.SIGKILL)
+        assert pool.read_lines(lines) == want
+        assert not pool.alive
+        assert "reading lines in this process" in caplog.text
+    finally:
+        pool.close()
+
+
+def test_shares_follow_the_frames() -> None:
+    assert split_by_frames([10, 10, 10, 10], 2) == [range(0, 2), range(2, 4)]
+    assert split_by_frames([30, 5, 5, 5, 5], 2) == [range(0, 1), range(1, 5)]
+    assert split_by_frames([7], 3) == [range(0, 1), range(1, 1), range(1, 1)]
+    shares = split_by_frames(list(range(1, 40)), 4)
+    assert [i for r in shares for i in r] == list(range(39))
+
+
+def test_word_list_and_language_model_travel_without_their_caches(options, lines) -> None:
+    read_lines(lines[:4], CHARSET, **options)  # fills the caches
+    lex, fusion = options["lexicon"], options["fusion"]
+    assert lex._tables and fusion._rows
+    lex2, fusion2 = pickle.loads(pickle.dumps(lex)), pickle.loads(pickle.dumps(fusion))
+    assert not lex2._tables and not fusion2._rows and not fusion2.model._cache
+    assert lex2.words() == lex.words() and lex2.log_prior("cat") == lex.log_prior("cat")
+    again = read_lines(lines[:4], CHARSET, **{**options, "lexicon": lex2, "fusion": fusion2})
+    assert again == read_lines(lines[:4], CHARSET, **options)
