@@ -119,29 +119,9 @@ def decoded_cer(settings, bundle: Path, decoder: str, val) -> tuple[float, float
     from recognizer.recognize import load_recognizer
 
     rec = load_recognizer(settings.model.model_copy(update={"decoder": decoder}), bundle)
-    ds = rec.downsample
-    order = sorted(range(len(val.images)), key=lambda i: val.images[i].shape[1])
-    probs: list[np.ndarray] = [np.empty(0)] * len(val.images)
-    for k in range(0, len(order), 32):
-        idx = order[k : k + 32]
-        width = max(val.images[i].shape[1] for i in idx)
-        x = np.zeros((len(idx), val.images[idx[0]].shape[0], width, 1), np.float32)
-        for j, i in enumerate(idx):
-            x[j, :, : val.images[i].shape[1], 0] = val.images[i]
-        out = rec._predict(x)  # the probabilities, as the product computes them
-        for j, i in enumerate(idx):
-            probs[i] = out[j, : -(-val.images[i].shape[1] // ds)]
-    readings = read_lines(
-        probs,
-        rec.bundle.charset,
-        decoder=rec.decoder,
-        beam_width=rec.beam_width,
-        alternatives=rec.alternatives,
-        lexicon=rec.lexicon,
-        line_pass=rec.line_pass,
-        fusion=rec.fusion if rec.decoder != "greedy" else None,
-    )
-    hyps = [r.text for r in readings]
+    # The probabilities as the product computes them (test-time shifts included).
+    probs = tr.predict_probs(rec._predict, val.images, rec.downsample)
+    hyps = [r.text for r in read_lines(probs, rec.bundle.charset, **rec.read_options())]
     return tr.char_error_rate(val.texts, hyps), tr.word_error_rate(val.texts, hyps)
 
 

@@ -328,7 +328,7 @@ class Recognizer:
 
         probs = self.probabilities(crops)
         readable = [p for p in probs if p is not None]
-        if self._pool is not None and self._pool.alive:
+        if self._pool is not None:  # reads in this process too once its helpers are gone
             readings = iter(self._pool.read_lines(readable))
         else:
             readings = iter(read_lines(readable, self.bundle.charset, **self.read_options()))

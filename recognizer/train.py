@@ -487,23 +487,31 @@ def word_error_rate(refs: Sequence[str], hyps: Sequence[str]) -> float:
     return errors / max(1, sum(len(r.split()) for r in refs))
 
 
-def predict_texts(
-    predictor: Any, images: Sequence[np.ndarray], charset: Charset, downsample: int, batch: int = 32
-) -> list[str]:
-    """Greedy transcripts of normalised lines, batched by width."""
+def predict_probs(
+    predict: Any, images: Sequence[np.ndarray], downsample: int, batch: int = 32
+) -> list[np.ndarray]:
+    """Each normalised line's ``T x C`` outputs from `predict` (batch in, B x T x C out),
+    batched by width."""
     order = sorted(range(len(images)), key=lambda i: images[i].shape[1])
-    out: list[str] = [""] * len(images)
+    out: list[np.ndarray] = [np.empty(0)] * len(images)
     for k in range(0, len(order), batch):
         idx = order[k : k + batch]
         width = max(images[i].shape[1] for i in idx)
         x = np.zeros((len(idx), images[idx[0]].shape[0], width, 1), np.float32)
         for j, i in enumerate(idx):
             x[j, :, : images[i].shape[1], 0] = images[i]
-        probs = np.asarray(predictor.predict_on_batch(x))
-        frames = [math.ceil(images[i].shape[1] / downsample) for i in idx]
-        for i, t in zip(idx, greedy_texts(probs, frames, charset), strict=True):
-            out[i] = t
+        probs = np.asarray(predict(x))
+        for j, i in enumerate(idx):
+            out[i] = probs[j, : math.ceil(images[i].shape[1] / downsample)]
     return out
+
+
+def predict_texts(
+    predictor: Any, images: Sequence[np.ndarray], charset: Charset, downsample: int, batch: int = 32
+) -> list[str]:
+    """Greedy transcripts of normalised lines, batched by width."""
+    probs = predict_probs(predictor.predict_on_batch, images, downsample, batch)
+    return [greedy_texts(p[None], [p.shape[0]], charset)[0] for p in probs]
 
 
 def evaluate_set(
