@@ -7,17 +7,23 @@ calling process reads the rest. Every line is read exactly as `decode.read_lines
 it alone, so the result does not depend on how the lines were shared out.
 
 The helpers are started with ``spawn`` (TensorFlow's threads make ``fork`` unsafe) and
-import no TensorFlow. When a helper dies, the pool is given up and the lines are read in
+import no TensorFlow, nor the caller's main script: everything they run lives in
+`recognizer`, so a script without an ``if __name__ == "__main__"`` guard does not run
+again in each helper (where it would start helpers of its own and fail). When a helper
+dies, the pool is given up and the lines are read in
 the calling process from then on; reading never fails because of the pool.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import signal
+import sys
 import threading
-from collections.abc import Sequence
+import types
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
@@ -68,6 +74,21 @@ def split_by_frames(frames: Sequence[int], parts: int) -> list[range]:
     return [range(bounds[k], bounds[k + 1]) for k in range(parts)]
 
 
+@contextlib.contextmanager
+def _bare_main() -> Iterator[None]:
+    """While processes are spawned: a main module with no file or spec, which ``spawn``
+    does not import again in the child."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is None:
+            del sys.modules["__main__"]
+        else:
+            sys.modules["__main__"] = main
+
+
 class DecodePool:
     """`processes` helpers that read lines with `read_lines(probs, charset, **options)`."""
 
@@ -84,8 +105,11 @@ class DecodePool:
             initializer=_init,
             initargs=(charset, options),
         )
-        # Start the helpers now (they load while the network is being built).
-        self._ready = [self._pool.submit(_warm) for _ in range(processes)]
+        # Start the helpers now (they load while the network is being built). The
+        # executor spawns one helper per submit until it has `processes`; it never
+        # spawns more later, a broken pool is given up.
+        with _bare_main():
+            self._ready = [self._pool.submit(_warm) for _ in range(processes)]
 
     @property
     def alive(self) -> bool:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,3 +101,43 @@ def test_word_list_and_language_model_travel_without_their_caches(options, lines
     assert lex2.words() == lex.words() and lex2.log_prior("cat") == lex.log_prior("cat")
     again = read_lines(lines[:4], CHARSET, **{**options, "lexicon": lex2, "fusion": fusion2})
     assert again == read_lines(lines[:4], CHARSET, **options)
+
+
+UNGUARDED_SCRIPT = """
+import logging, sys
+sys.path.insert(0, {tests!r})
+from recognizer.parallel import DecodePool
+from recognizer.decode import read_lines
+import test_parallel as t
+
+logging.basicConfig(level=logging.WARNING)
+options = dict(decoder="beam", beam_width=4, alternatives=2, lexicon=None, line_pass="greedy",
+               fusion=None)
+rng = t.np.random.default_rng(0)
+lines = [t._line("the cat sat on the mat", rng) for _ in range(20)]
+pool = DecodePool(t.CHARSET, options, processes=1)
+pool._ready[0].result(timeout=60)
+assert pool.read_lines(lines) == read_lines(lines, t.CHARSET, **options)
+print("helpers alive:", pool.alive)
+pool.close()
+"""
+
+
+def test_a_script_without_a_main_guard_is_not_run_again_in_the_helpers(tmp_path) -> None:
+    # Spawned children import the main script again unless it is hidden from them; an
+    # unguarded one would then start a pool of its own, and the first one would break.
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED_SCRIPT.format(tests=str(Path(__file__).parent)))
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "helpers alive: True" in done.stdout
+    assert "helper process failed" not in done.stderr
+    assert "bootstrapping phase" not in done.stderr
