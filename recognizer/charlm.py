@@ -207,9 +207,14 @@ class CharLM:
         key = (n, chars)
         idx = self._class_index.get(key)
         if idx is None:
-            where = {ch: i for i, ch in enumerate(chars)}
-            last = [g[-1] for g in self._grams[n][0].tolist()]
-            idx = np.array([where.get(ch, len(chars)) for ch in last], dtype=np.int64)
+            keys = np.ascontiguousarray(self._grams[n][0])
+            # A fixed-width str array is UCS-4 code points, NUL-padded on the right.
+            codes = keys.view(np.uint32).reshape(len(keys), -1)
+            last = codes[np.arange(len(keys)), np.count_nonzero(codes, axis=1) - 1]
+            points = np.array([ord(ch) for ch in chars], dtype=np.uint32)
+            order = np.argsort(points)
+            pos = np.searchsorted(points[order], last).clip(max=len(chars) - 1)
+            idx = np.where(points[order][pos] == last, order[pos], len(chars)).astype(np.int64)
             self._class_index[key] = idx
         return idx
 
