@@ -63,6 +63,20 @@ def test_an_unseen_context_backs_off_to_its_shorter_ones(lm) -> None:
     assert CHARS[int(np.argmax(lm.logprobs("xqh", CHARS)))] in "ae"
 
 
+def test_characters_left_out_of_the_classes_are_set_aside() -> None:
+    # Each n-gram counts for its last character's class; one whose last character is not
+    # among the classes (here "é", "t" and the space) counts for none of them.
+    model = CharLM.build(["thé été", "the tea", "tête à tête"] * 3, order=3, min_count=1)
+    for chars in ["abcdefghijklmnopqrstuvwxyz é", "aeh", "éhà"]:
+        for n, (keys, _) in model._grams.items():
+            want = [chars.index(g[-1]) if g[-1] in chars else len(chars) for g in keys.tolist()]
+            assert model._classes(n, chars).tolist() == want
+        p = np.exp(model.logprobs(model.context("th"), chars))
+        assert p.sum() == pytest.approx(1.0)
+    after_th = model.logprobs(model.context("th"), "aeh")
+    assert "aeh"[int(np.argmax(after_th))] == "e"
+
+
 def test_save_and_load_give_the_same_model(lm, tmp_path) -> None:
     path = tmp_path / "lm.npz"
     lm.save(path)
