@@ -85,9 +85,12 @@ def segment_prepared(images: Sequence[np.ndarray]) -> list[tuple[PreparedPage, l
 def transcribe_pages(recognizer: LineReader, images: Sequence[np.ndarray]) -> list[PageTranscript]:
     """Transcribe page images (BGR or gray uint8); one `PageTranscript` per image.
 
-    Boxes are in pixels of each original image. Lines read as empty are left out.
+    Boxes are in pixels of each original image. Lines read as empty are left out. A
+    recognizer with a ``segment_pages(images)`` method (`Recognizer`: in its helper
+    processes) segments the pages itself, as `segment_prepared` does.
     """
-    pages = segment_prepared(images)
+    segment = getattr(recognizer, "segment_pages", segment_prepared)
+    pages = segment(images)
     crops: list[LineCrop] = []
     owner: list[int] = []
     for i, (prepared, lines) in enumerate(pages):

@@ -4,7 +4,9 @@ The beam and lexicon decoders are Python: reading a page's lines keeps one core 
 while the others wait. A `DecodePool` starts helper processes that hold the same word
 list and language model and reads a share of each batch of lines in them while the
 calling process reads the rest. Every line is read exactly as `decode.read_lines` reads
-it alone, so the result does not depend on how the lines were shared out.
+it alone, so the result does not depend on how the lines were shared out. Pages are
+segmented into lines the same way, a share of them in each helper
+(`page.segment_prepared`, page by page).
 
 The helpers are started with ``spawn`` (TensorFlow's threads make ``fork`` unsafe) and
 import no TensorFlow, nor the caller's main script: everything they run lives in
@@ -23,7 +25,7 @@ import signal
 import sys
 import threading
 import types
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
@@ -54,13 +56,20 @@ def _read(probs: Sequence[np.ndarray]) -> list[LineReading]:
     return read_lines(probs, charset, **options)
 
 
+def _segment(images: Sequence[np.ndarray]) -> list[Any]:
+    from recognizer.page import segment_prepared
+
+    return segment_prepared(images)
+
+
 def _warm() -> bool:
     return _state is not None
 
 
 def split_by_frames(frames: Sequence[int], parts: int) -> list[range]:
     """Consecutive index ranges of about equal frame totals (a line's cost follows its
-    frames), one per part; empty ranges at the end when there are fewer lines."""
+    frames, a page's its pixels), one per part; empty ranges at the end when there are
+    fewer items."""
     total = sum(frames)
     bounds = [0]
     acc = 0
@@ -117,26 +126,47 @@ class DecodePool:
 
     def read_lines(self, probs: Sequence[np.ndarray]) -> list[LineReading]:
         """The readings of `probs`, in order, as `read_lines` gives them."""
+        return self._shared(
+            probs,
+            [p.shape[0] for p in probs],
+            lambda share: read_lines(share, self._charset, **self._options),
+            _read,
+            MIN_SHARED_FRAMES,
+        )
+
+    def segment_pages(self, images: Sequence[np.ndarray]) -> list[Any]:
+        """`page.segment_prepared(images)`, the pages shared out by their pixels."""
+        from recognizer.page import segment_prepared
+
+        return self._shared(images, [im.size for im in images], segment_prepared, _segment, 0)
+
+    def _shared(
+        self,
+        items: Sequence[Any],
+        weights: Sequence[int],
+        here: Callable[[list[Any]], list[Any]],
+        there: Callable[[list[Any]], list[Any]],
+        minimum: int,
+    ) -> list[Any]:
+        """``here(items)``, computed in consecutive shares of about equal weight: the
+        first share in this process, the others by ``there`` in the helpers (or here,
+        when a helper fails)."""
         pool = self._pool
-        frames = [p.shape[0] for p in probs]
-        if pool is None or len(probs) < 2 or sum(frames) < MIN_SHARED_FRAMES:
-            return read_lines(probs, self._charset, **self._options)
-        # The calling process reads the first share; the helpers the others.
-        shares = split_by_frames(frames, self.processes + 1)
+        if pool is None or len(items) < 2 or sum(weights) < minimum:
+            return here(list(items))
+        shares = split_by_frames(weights, self.processes + 1)
         futures: list[tuple[range, Future | None]] = []
         for share in shares[1:]:
             if not share:
                 continue
             try:
-                futures.append((share, pool.submit(_read, [probs[i] for i in share])))
+                futures.append((share, pool.submit(there, [items[i] for i in share])))
             except RuntimeError as exc:  # the pool broke or was shut down meanwhile
                 self._give_up(exc)
                 futures.append((share, None))
-        out: list[LineReading | None] = [None] * len(probs)
+        out: list[Any] = [None] * len(items)
         mine = shares[0]
-        for i, r in zip(
-            mine, read_lines([probs[i] for i in mine], self._charset, **self._options), strict=True
-        ):
+        for i, r in zip(mine, here([items[i] for i in mine]), strict=True):
             out[i] = r
         for share, fut in futures:
             got = None
@@ -146,10 +176,10 @@ class DecodePool:
                 except Exception as exc:  # a helper died or could not unpickle its input
                     self._give_up(exc)
             if got is None:
-                got = read_lines([probs[i] for i in share], self._charset, **self._options)
+                got = here([items[i] for i in share])
             for i, r in zip(share, got, strict=True):
                 out[i] = r
-        return out  # type: ignore[return-value]
+        return out
 
     def _give_up(self, exc: BaseException) -> None:
         with self._lock:

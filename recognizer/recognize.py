@@ -382,6 +382,15 @@ class Recognizer:
         self._pool = DecodePool(self.bundle.charset, self.read_options(), processes)
         weakref.finalize(self, self._pool.close)
 
+    def segment_pages(self, images: Sequence[np.ndarray]) -> list[Any]:
+        """`page.segment_prepared(images)`, a share of the pages in the helper processes
+        when there are any."""
+        if self._pool is not None:
+            return self._pool.segment_pages(images)
+        from recognizer.page import segment_prepared
+
+        return segment_prepared(images)
+
     def close(self) -> None:
         """Stop the helper processes, if any (the recognizer still reads, in-process)."""
         if self._pool is not None:

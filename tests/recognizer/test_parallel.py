@@ -141,3 +141,39 @@ def test_a_script_without_a_main_guard_is_not_run_again_in_the_helpers(tmp_path)
     assert "helpers alive: True" in done.stdout
     assert "helper process failed" not in done.stderr
     assert "bootstrapping phase" not in done.stderr
+
+
+def _page(lines: list[str], seed: int) -> np.ndarray:
+    """A white page with lines of printed text (enough ink for the segmenter)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    page = np.full((900, 1200, 3), 255, np.uint8)
+    for k, text in enumerate(lines):
+        y = 120 + 110 * k + int(rng.integers(-5, 5))
+        cv2.putText(page, text, (60, y), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (20, 20, 20), 3)
+    return page
+
+
+def test_the_pool_segments_pages_as_segment_prepared_does() -> None:
+    from recognizer.page import segment_prepared
+
+    pages = [
+        _page(["the cat sat on the mat", "that hat", "on the mat"][: 1 + k % 3], k)
+        for k in range(5)
+    ]
+    want = segment_prepared(pages)
+    pool = DecodePool(CHARSET, {"decoder": "beam", "beam_width": 2}, processes=2)
+    try:
+        got = pool.segment_pages(pages)
+        assert pool.alive
+        assert [lines for _, lines in got] == [lines for _, lines in want]
+        assert all(len(lines) >= 1 for _, lines in got)
+        assert all(np.array_equal(a.gray, b.gray) for (a, _), (b, _) in zip(got, want, strict=True))
+        for pid in list(pool._pool._processes):  # type: ignore[union-attr]
+            os.kill(pid, signal.SIGKILL)
+        again = pool.segment_pages(pages)  # the helpers died: segmented here
+        assert [lines for _, lines in again] == [lines for _, lines in want]
+        assert not pool.alive
+    finally:
+        pool.close()

@@ -325,6 +325,18 @@ def test_helper_processes_read_the_shipped_bundles_lines_as_this_process_does() 
         assert sum(p.shape[0] for p in probs) >= parallel.MIN_SHARED_FRAMES  # shared out
         assert helped.recognize_lines(crops) == alone.recognize_lines(crops)
         assert helped._pool.alive
+        # Whole pages: segmented and read partly in the helper, as here.
+        pages = []
+        for k in range(3):
+            page = np.full((700, 1100), 255, np.uint8)
+            for j, text in enumerate(["the garden house", "letters from Kew", "seeds"][: k + 1]):
+                y = 120 + 130 * j
+                cv2.putText(page, text, (40, y), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 2.0, 0, 3)
+            pages.append(page)
+        got = helped.transcribe_pages(pages)
+        assert got == alone.transcribe_pages(pages)
+        assert [len(t.lines) for t in got] == [1, 2, 3]
+        assert helped._pool.alive
     finally:
         helped.close()
 
