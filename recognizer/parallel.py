@@ -27,6 +27,7 @@ import threading
 import types
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import numpy as np
@@ -173,7 +174,12 @@ class DecodePool:
             if fut is not None:
                 try:
                     got = fut.result()
-                except Exception as exc:  # a helper died or could not unpickle its input
+                except BrokenProcessPool as exc:  # a helper died
+                    self._give_up(exc)
+                except Exception as exc:
+                    # Done here, a share whose input is at fault raises the same error
+                    # to the caller, and the helpers stay; otherwise the helper was.
+                    got = here([items[i] for i in share])
                     self._give_up(exc)
             if got is None:
                 got = here([items[i] for i in share])

@@ -177,3 +177,15 @@ def test_the_pool_segments_pages_as_segment_prepared_does() -> None:
         assert not pool.alive
     finally:
         pool.close()
+
+
+def test_a_page_that_cannot_be_segmented_fails_the_call_not_the_helpers() -> None:
+    pool = DecodePool(CHARSET, {"decoder": "beam", "beam_width": 2}, processes=1)
+    try:
+        bad = np.zeros((0, 0), np.uint8)  # the helper's share: it raises there
+        with pytest.raises(ValueError, match="non-empty"):
+            pool.segment_pages([_page(["the cat"], 0), bad])
+        assert pool.alive
+        assert len(pool.segment_pages([_page(["the cat"], 0), _page(["on the mat"], 1)])) == 2
+    finally:
+        pool.close()
