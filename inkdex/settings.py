@@ -59,7 +59,10 @@ class ModelSettings(_Section):
     batch_size: int = Field(32, ge=1, le=1024)
     # None: one fewer than the machine's cores, at most 3.
     decode_processes: int | None = Field(
-        None, ge=0, le=64, description="helper processes that read lines beside the network's"
+        None,
+        ge=0,
+        le=64,
+        description="helper processes that read lines and segment pages beside the network's",
     )
     spell_correction: bool = Field(
         False, description="replace unlisted words by the nearest word of `lexicon`"
