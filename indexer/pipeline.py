@@ -94,7 +94,37 @@ class LazyRecognizer:
             return self._rec
 
     def transcribe_pages(self, images: Sequence[np.ndarray]) -> list[PageTranscript]:
-        return self.get().transcribe_pages(images)
+        with self._lock:
+            loaded = self._rec is not None
+        if loaded or not images:
+            return self.get().transcribe_pages(images)
+        # The first pages: segment them here while the model loads in another thread
+        # (TensorFlow's import and the network build take seconds; segmentation is
+        # mostly OpenCV, which lets the other thread run).
+        failure: list[ModelUnavailable] = []
+
+        def load() -> None:
+            try:
+                self.get()
+            except ModelUnavailable as exc:
+                failure.append(exc)
+
+        loader = threading.Thread(target=load, name="inkdex-model-load", daemon=True)
+        loader.start()
+        try:
+            from recognizer.page import segment_prepared
+
+            segmented = segment_prepared(images)
+        finally:
+            loader.join()
+            # A model that cannot be loaded keeps the documents queued, whatever the pages.
+            if failure:
+                raise failure[0]
+        rec = self.get()
+        read = getattr(rec, "read_segmented", None)
+        if read is None:  # a recognizer that segments for itself
+            return rec.transcribe_pages(images)
+        return read(images, segmented)
 
 
 def load_document_pages(

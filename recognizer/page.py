@@ -82,15 +82,24 @@ def segment_prepared(images: Sequence[np.ndarray]) -> list[tuple[PreparedPage, l
     return out
 
 
-def transcribe_pages(recognizer: LineReader, images: Sequence[np.ndarray]) -> list[PageTranscript]:
+def transcribe_pages(
+    recognizer: LineReader,
+    images: Sequence[np.ndarray],
+    segmented: Sequence[tuple[PreparedPage, list[LineBox]]] | None = None,
+) -> list[PageTranscript]:
     """Transcribe page images (BGR or gray uint8); one `PageTranscript` per image.
 
     Boxes are in pixels of each original image. Lines read as empty are left out. A
     recognizer with a ``segment_pages(images)`` method (`Recognizer`: in its helper
-    processes) segments the pages itself, as `segment_prepared` does.
+    processes) segments the pages itself, as `segment_prepared` does; `segmented`, when
+    given, is what `segment_prepared(images)` gave.
     """
-    segment = getattr(recognizer, "segment_pages", segment_prepared)
-    pages = segment(images)
+    if segmented is not None:
+        if len(segmented) != len(images):
+            raise ValueError(f"{len(segmented)} segmented pages for {len(images)} images")
+        pages = list(segmented)
+    else:
+        pages = getattr(recognizer, "segment_pages", segment_prepared)(images)
     crops: list[LineCrop] = []
     owner: list[int] = []
     for i, (prepared, lines) in enumerate(pages):

@@ -430,6 +430,14 @@ class Recognizer:
             return segment_and_read(self, images)
         return self.transcribe_as_lines(images)
 
+    def read_segmented(
+        self, images: Sequence[np.ndarray], segmented: Sequence[tuple[Any, Any]]
+    ) -> list[PageTranscript]:
+        """`transcribe_pages` of pages already segmented by `page.segment_prepared`."""
+        from recognizer.page import transcribe_pages as segment_and_read
+
+        return segment_and_read(self, images, segmented)
+
     def transcribe_as_lines(self, images: Sequence[np.ndarray]) -> list[PageTranscript]:
         """Read each image as a single text line (for line crops and word snippets)."""
         grays = [to_gray(im) if im.size else im for im in images]
