@@ -7,7 +7,9 @@ Prints
   seconds per page, against Tesseract 5 on the same pages on this machine when the
   `tesseract` command is installed (Debian's tesseract-ocr: one `tesseract PAGE -`
   per page, as a folder would be read), else against the ~3 s/page of the target;
-- warm throughput: pages/s through `Archive.process_pending` with the model loaded.
+- warm throughput: pages/s through `Archive.process_pending` with the model loaded;
+- line segmentation of the pages on its own: in one process, and shared with the
+  helper processes as ingest does it (`model.decode_processes`).
 
 Pages default to the first 8 scans of `../shared/data/hooker-pages` (real letters;
 used here only to measure). Skips with a message when the bundle or pages are missing.
@@ -141,6 +143,24 @@ def main() -> int:
         finally:
             arch.close()
         print(f"warm ingest (model loaded): {n / warm_s:.2f} pages/s ({warm_s / n:.2f} s/page)")
+
+        # 4. Line segmentation of the pages alone, in this process and as ingest does it.
+        import cv2
+
+        from recognizer.page import segment_prepared
+
+        pages = [cv2.imread(str(p)) for p in images]
+        t = time.perf_counter()
+        segment_prepared(pages)
+        alone_s = time.perf_counter() - t
+        t = time.perf_counter()
+        rec.segment_pages(pages)
+        shared_s = time.perf_counter() - t
+        helpers = rec._pool.processes if rec._pool is not None else 0
+        print(
+            f"segmentation of the {n} pages: {alone_s:.2f}s in one process, {shared_s:.2f}s "
+            f"as ingest segments them ({helpers} helper process{'es' if helpers != 1 else ''})"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -94,9 +94,7 @@ class LazyRecognizer:
             return self._rec
 
     def transcribe_pages(self, images: Sequence[np.ndarray]) -> list[PageTranscript]:
-        with self._lock:
-            loaded = self._rec is not None
-        if loaded or not images:
+        if self._rec is not None or not images:
             return self.get().transcribe_pages(images)
         # The first pages: segment them here while the model loads in another thread
         # (TensorFlow's import and the network build take seconds; segmentation is
