@@ -56,6 +56,12 @@ class ModelSettings(_Section):
         None, ge=0, le=20, description="alternative readings kept per word; unset = the bundle's"
     )
     lexicon: Path | None = None
+    runtime: Literal["auto", "onnx", "tensorflow"] = Field(
+        "auto",
+        description="what runs the network: the bundle's ONNX export (`inkdex export`) "
+        "with ONNX Runtime, which starts without TensorFlow (onnx), Keras on TensorFlow "
+        "(tensorflow), or the export when the bundle has a current one (auto)",
+    )
     batch_size: int = Field(32, ge=1, le=1024)
     # None: one fewer than the machine's cores, at most 3.
     decode_processes: int | None = Field(

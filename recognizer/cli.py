@@ -245,6 +245,22 @@ def _charlm(args: argparse.Namespace, settings: Settings) -> int:
     return run_charlm_cli(args, settings)
 
 
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from recognizer.export import run_export_cli
+
+    return run_export_cli(args, settings)
+
+
+def _register_export(sub: argparse._SubParsersAction) -> None:
+    p = add_command(
+        sub,
+        "export",
+        _export,
+        "write a bundle's network as ONNX (model.onnx) for model.runtime: onnx",
+    )
+    p.add_argument("bundle", type=Path, metavar="BUNDLE", help="bundle folder")
+
+
 def _register_charlm(sub: argparse._SubParsersAction) -> None:
     from recognizer.bundle import LINE_PASSES
     from recognizer.recipes import RECIPES
@@ -279,3 +295,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_synth(sub)
     _register_lexicon(sub)
     _register_charlm(sub)
+    _register_export(sub)

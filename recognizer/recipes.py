@@ -53,6 +53,9 @@ class Recipe:
     lm_weight: float = 0.2
     lm_bonus: float = 2.0
     line_pass: str = "greedy"
+    # Write the network as ONNX into the bundle at the end of a run (`recognizer.export`),
+    # which `model.runtime` auto/onnx reads without TensorFlow.
+    export_onnx: bool = True
     model: dict[str, Any] = field(default_factory=dict)
 
     def model_config(self, charset: Charset) -> ModelConfig:
@@ -77,6 +80,7 @@ RECIPES: dict[str, Recipe] = {
         val_synth_lines=8,
         val_real_lines=8,
         charlm_order=3,
+        export_onnx=False,
         model={"filters": (8, 8, 16, 16), "proj_units": 16, "lstm_units": 16, "dropout": 0.0},
     ),
 }

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from recognizer.bundle import LINE_PASSES, Bundle, load_bundle
+from recognizer.bundle import LINE_PASSES, Bundle, BundleError, load_bundle
 from recognizer.lineimage import LineImageError, frame_to_x, line_scale, normalize_line, to_gray
 from recognizer.transcript import Line, PageTranscript, Word
 
@@ -68,13 +68,24 @@ class LineResult:
         return cls("", 0.0, ())
 
 
-def _compile_predict(bundle: Bundle) -> Any:
+def _compile_predict(bundle: Bundle, runtime: str = "tensorflow") -> Any:
     """``images (B x H x W x 1) -> probs (B x T x C)`` compiled once for every batch shape.
 
     On TensorFlow the function is traced a single time with batch and width left open;
     Keras' own `predict_on_batch` would retrace for the first few shapes it meets, which
-    costs seconds each on a CPU.
+    costs seconds each on a CPU. With `runtime` ``onnx``, the bundle's ONNX export run by
+    ONNX Runtime (`recognizer.export`): no TensorFlow is imported. ``auto`` takes the
+    export when the bundle has a current one, else TensorFlow.
     """
+    if runtime in ("auto", "onnx"):
+        from recognizer.export import load_onnx
+
+        try:
+            return load_onnx(bundle)
+        except BundleError as exc:
+            if runtime == "onnx":
+                raise
+            log.warning("%s; reading with TensorFlow", exc)
     import keras
 
     from recognizer.model import build_predictor
@@ -213,6 +224,7 @@ class Recognizer:
         lm_bonus: float | None = None,
         line_pass: str | None = None,
         decode_processes: int = 0,
+        runtime: str = "tensorflow",
     ) -> Recognizer:
         """Load the bundle at `bundle_dir` (raises `BundleError` when it is missing or bad).
 
@@ -222,7 +234,14 @@ class Recognizer:
         `lm_weight`, `lm_bonus` and `line_pass` left at None also take the bundle's;
         a weight above 0 needs a bundle with a character language model.
         `decode_processes` helper processes read a share of the lines (0: none).
+        `runtime` runs the network with Keras on TensorFlow, or ``onnx``: the bundle's
+        ONNX export with ONNX Runtime (`recognizer.export`), or ``auto``: the export when
+        the bundle has a current one, else TensorFlow.
         """
+        from recognizer.export import RUNTIMES
+
+        if runtime not in RUNTIMES:
+            raise RecognizerError(f"unknown runtime {runtime!r}: use auto, onnx or tensorflow")
         shifts = check_shifts(shifts)
         t0 = time.monotonic()
         bundle = load_bundle(Path(bundle_dir))
@@ -264,7 +283,7 @@ class Recognizer:
         )
         # The helpers start while the network is built (they import no TensorFlow).
         rec.start_decode_processes(decode_processes)
-        rec._model = _compile_predict(bundle)
+        rec._model = _compile_predict(bundle, runtime)
         log.info("loaded model %s in %.1f s", rec.version, time.monotonic() - t0)
         return rec
 
@@ -492,6 +511,7 @@ def load_recognizer(model_settings: Any, bundle: Path | None = None) -> Recogniz
         lm_bonus=model_settings.lm_bonus,
         line_pass=model_settings.line_pass,
         decode_processes=decode_processes(model_settings.decode_processes),
+        runtime=model_settings.runtime,
     )
 
 

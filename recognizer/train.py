@@ -921,6 +921,13 @@ def train(
             )
         except CharLMError as exc:
             log.warning("%s has no character language model: %s", bundle, exc)
+    if recipe.export_onnx:
+        from recognizer.export import ExportError, export_onnx
+
+        try:
+            export_onnx(bundle)
+        except ExportError as exc:
+            log.warning("%s has no ONNX export (it is read with TensorFlow): %s", bundle, exc)
     log.info("wrote %s (%s)", bundle, ", ".join(f"{k} {v:.4f}" for k, v in final.items()))
     return TrainResult(bundle, run_dir, epochs_run, best_epoch, final)
 

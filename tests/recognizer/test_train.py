@@ -121,10 +121,15 @@ def test_greedy_texts_collapse_repeats_and_drop_blanks() -> None:
 
 @pytest.mark.usefixtures("_fonts_are_not_checked")
 def test_train_writes_a_bundle_and_resume_continues_the_epoch_count(tmp_path) -> None:
-    opts = _options(tmp_path, recipe=replace(RECIPES["tiny"], epochs=1))
+    opts = _options(tmp_path, recipe=replace(RECIPES["tiny"], epochs=1, export_onnx=True))
     result = train(opts, synth_factory=factory)
     assert result.epochs_run == 1
     bundle = load_bundle(result.bundle)
+    # The run ends with the network exported for ONNX Runtime, from these weights.
+    from recognizer.export import ONNX_FILE, weights_digest
+
+    assert (bundle.path / ONNX_FILE).is_file()
+    assert bundle.meta["onnx"]["weights_sha256"] == weights_digest(bundle)
     assert bundle.height == RECIPES["tiny"].height
     assert bundle.meta["training"]["epochs_run"] == 1
     assert bundle.meta["metrics"][0]["set"] == "synthetic-heldout-fonts"
