@@ -88,9 +88,9 @@ def main() -> int:
         print(
             f"model {args.bundle.name}, decoder {rec.decoder}"
             + (f", language model weight {lm.weight:g}" if lm else ", no language model")
-            + f", {rec.line_pass} line pass"
+            + f", {rec.line_pass} line pass, {rec.runtime} runtime"
         )
-        print(f"model load (TensorFlow import + bundle): {load_s:.1f}s")
+        print(f"model load (imports + bundle): {load_s:.1f}s")
 
         # 2. A cold `inkdex ingest` of the pages: everything included.
         src = work / "pages"

@@ -10,7 +10,7 @@ second depend on what else runs on the machine; lines per CPU-second of this pro
 much less (on an idle machine, wall-clock throughput is at most that times the cores).
 
     .venv/bin/python bench/recognizer_speed.py [--model BUNDLE (default: the one config.yaml activates)] [--lines 256]
-        [--shifts ROWS ...]
+        [--shifts ROWS ...] [--runtime auto|onnx|tensorflow]
 
 `--shifts -2 2` measures the recognizer with test-time shifts (`model.test_time_shifts`).
 """
@@ -114,17 +114,25 @@ def main() -> int:
     ap.add_argument("--lines", type=int, default=256, help="lines for the batch-32 runs")
     ap.add_argument("--lines-b1", type=int, default=64, help="lines for the batch-1 runs")
     ap.add_argument("--shifts", type=int, nargs="+", default=[], help="test-time shifts (rows)")
+    ap.add_argument(
+        "--runtime",
+        choices=["auto", "onnx", "tensorflow"],
+        default=load_settings(REPO / "config.yaml").model.runtime,
+        help="what runs the network (default: config.yaml's model.runtime)",
+    )
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    import keras  # noqa: F401  (TensorFlow start-up, reported apart from model loading)
-
+    if args.runtime == "tensorflow":
+        import keras  # noqa: F401  (TensorFlow start-up, reported apart from model loading)
+    else:
+        import onnxruntime  # noqa: F401
     t_import = time.perf_counter() - t0
     from recognizer.lineimage import normalize_line
     from recognizer.recognize import Recognizer
 
     t0 = time.perf_counter()
-    rec = Recognizer.load(args.model, decoder="greedy", shifts=args.shifts)
+    rec = Recognizer.load(args.model, decoder="greedy", shifts=args.shifts, runtime=args.runtime)
     rec.recognize_lines([np.full((48, 200), 255, np.uint8)])
     t_load = time.perf_counter() - t0
 
@@ -135,7 +143,9 @@ def main() -> int:
         f"test-time shifts {list(rec.shifts) or 'none'}"
     )
     print(f"cpu: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at start")
-    print(f"import keras+tensorflow: {t_import:.2f} s; model load + first call: {t_load:.2f} s")
+    print(
+        f"runtime {rec.runtime}: import {t_import:.2f} s; model load + first call: {t_load:.2f} s"
+    )
     print(
         f"lines: {len(crops)} synthetic ({how}), 20-40 chars; model-input width "
         f"median {int(np.median(widths))} px (p10 {int(np.percentile(widths, 10))}, "

@@ -268,6 +268,17 @@ def _lm_card(lm: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _onnx_card(record: dict[str, Any] | None) -> list[str]:
+    if not record:
+        return []
+    return [
+        f"- ONNX export (`{record.get('file', 'model.onnx')}`, opset {record.get('opset', '?')}; "
+        "`inkdex export`) of these weights, read by ONNX Runtime under `model.runtime` "
+        f"auto/onnx: largest probability difference from the Keras network on random check "
+        f"lines {record.get('max_diff', '?')}."
+    ]
+
+
 def model_card(meta: dict[str, Any], charset: Charset) -> str:
     """A short human-readable card from the bundle's metadata."""
     arch = meta["architecture"]
@@ -301,6 +312,7 @@ def model_card(meta: dict[str, Any], charset: Charset) -> str:
         + "; `model.decoder`, `model.beam_width`, `model.alternatives`, `model.lm_weight`, "
         "`model.lm_bonus` and `model.line_pass` in inkdex's configuration override them.",
         *_lm_card(meta.get("language_model")),
+        *_onnx_card(meta.get("onnx")),
         "",
         "## Measured accuracy",
         "",

@@ -68,8 +68,9 @@ class LineResult:
         return cls("", 0.0, ())
 
 
-def _compile_predict(bundle: Bundle, runtime: str = "tensorflow") -> Any:
-    """``images (B x H x W x 1) -> probs (B x T x C)`` compiled once for every batch shape.
+def _compile_predict(bundle: Bundle, runtime: str = "tensorflow") -> tuple[Any, str]:
+    """``images (B x H x W x 1) -> probs (B x T x C)`` compiled once for every batch shape,
+    and the runtime that runs it (``onnx`` or ``tensorflow``).
 
     On TensorFlow the function is traced a single time with batch and width left open;
     Keras' own `predict_on_batch` would retrace for the first few shapes it meets, which
@@ -81,7 +82,7 @@ def _compile_predict(bundle: Bundle, runtime: str = "tensorflow") -> Any:
         from recognizer.export import load_onnx
 
         try:
-            return load_onnx(bundle)
+            return load_onnx(bundle), "onnx"
         except BundleError as exc:
             if runtime == "onnx":
                 raise
@@ -92,13 +93,13 @@ def _compile_predict(bundle: Bundle, runtime: str = "tensorflow") -> Any:
 
     predictor = build_predictor(bundle.build_model())
     if keras.backend.backend() != "tensorflow":
-        return predictor.predict_on_batch
+        return predictor.predict_on_batch, keras.backend.backend()
     import tensorflow as tf
 
     spec = tf.TensorSpec([None, bundle.height, None, 1], tf.float32)
     fn = tf.function(lambda x: predictor(x, training=False), input_signature=[spec])
     fn(np.zeros((1, bundle.height, 64, 1), np.float32))  # trace now, not on the first page
-    return fn
+    return fn, "tensorflow"
 
 
 # Cost of one network call on B lines padded to W columns, a + W * (b + c * B), in
@@ -205,6 +206,9 @@ class Recognizer:
 
             self.speller = SpellCorrector(lexicon)
         self._model = model
+        # What runs the network (`Recognizer.load`): onnx, tensorflow (or another Keras
+        # backend's name); None for a model handed in.
+        self.runtime: str | None = None
         self._lock = threading.Lock()
         self._pool: Any = None  # a recognizer.parallel.DecodePool, see start_decode_processes
 
@@ -283,7 +287,7 @@ class Recognizer:
         )
         # The helpers start while the network is built (they import no TensorFlow).
         rec.start_decode_processes(decode_processes)
-        rec._model = _compile_predict(bundle, runtime)
+        rec._model, rec.runtime = _compile_predict(bundle, runtime)
         log.info("loaded model %s in %.1f s", rec.version, time.monotonic() - t0)
         return rec
 

@@ -59,12 +59,14 @@ def test_export_writes_the_network_and_records_the_weights_it_came_from(exported
     assert record["weights_sha256"] == weights_digest(bundle)
     assert 0 <= record["max_diff"] <= export.MAX_DIFF
     assert not list(exported.glob("*.tmp"))
+    assert "ONNX export (`model.onnx`" in (exported / "MODEL_CARD.md").read_text()
 
 
 def test_onnx_runtime_reads_as_tensorflow_does(exported) -> None:
     lines = _lines(np.random.default_rng(0))
     tf_rec = Recognizer.load(exported, decoder="beam", runtime="tensorflow")
     onnx_rec = Recognizer.load(exported, decoder="beam", runtime="onnx")
+    assert (tf_rec.runtime, onnx_rec.runtime) == ("tensorflow", "onnx")
     want, got = tf_rec.probabilities(lines), onnx_rec.probabilities(lines)
     for a, b in zip(want, got, strict=True):
         assert a.shape == b.shape
@@ -82,7 +84,7 @@ def test_a_bundle_without_an_export_is_read_with_tensorflow_under_auto(
         Recognizer.load(bundle, decoder="greedy", runtime="onnx")
     with caplog.at_level(logging.WARNING, logger="recognizer.recognize"):
         rec = Recognizer.load(bundle, decoder="greedy", runtime="auto")
-    assert "reading with TensorFlow" in caplog.text
+    assert "reading with TensorFlow" in caplog.text and rec.runtime == "tensorflow"
     assert len(rec.recognize_lines(_lines(np.random.default_rng(1)))) == 4
 
 
@@ -166,7 +168,7 @@ def test_the_shipped_bundle_has_a_current_export_that_the_default_settings_read(
     settings = load_settings(REPO / "config.yaml")
     assert settings.model.runtime == "auto"
     rec = load_recognizer(settings.model.model_copy(update={"decode_processes": 0}))
-    assert rec._model.__module__ == "recognizer.export"  # the ONNX session, not TensorFlow
+    assert rec.runtime == "onnx"
     # The shipped network reads a written line the same with either runtime.
     import cv2
 
