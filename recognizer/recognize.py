@@ -287,7 +287,11 @@ class Recognizer:
         )
         # The helpers start while the network is built (they import no TensorFlow).
         rec.start_decode_processes(decode_processes)
-        rec._model, rec.runtime = _compile_predict(bundle, runtime)
+        try:
+            rec._model, rec.runtime = _compile_predict(bundle, runtime)
+        except BaseException:
+            rec.close()  # the helpers of a recognizer that could not load
+            raise
         log.info("loaded model %s in %.1f s", rec.version, time.monotonic() - t0)
         return rec
 

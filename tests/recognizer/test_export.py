@@ -6,6 +6,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,21 @@ def test_a_bundle_without_an_export_is_read_with_tensorflow_under_auto(
         rec = Recognizer.load(bundle, decoder="greedy", runtime="auto")
     assert "reading with TensorFlow" in caplog.text and rec.runtime == "tensorflow"
     assert len(rec.recognize_lines(_lines(np.random.default_rng(1)))) == 4
+
+
+def test_a_load_that_fails_stops_its_helper_processes(tmp_path) -> None:
+    import multiprocessing
+
+    bundle = _tiny(tmp_path / "plain-0.1")
+    before = set(multiprocessing.active_children())
+    # The error's traceback (kept here, as a caller's logging may) holds the recognizer.
+    with pytest.raises(BundleError, match="no ONNX export") as failure:
+        Recognizer.load(bundle, decoder="beam", runtime="onnx", decode_processes=1)
+    deadline = time.monotonic() + 30  # the pool is shut down without waiting for it
+    while set(multiprocessing.active_children()) - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not set(multiprocessing.active_children()) - before
+    assert failure.traceback
 
 
 def test_an_export_of_other_weights_is_refused(exported, tmp_path) -> None:
