@@ -110,14 +110,15 @@ def lines_per_second(
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", type=Path, default=load_settings(REPO / "config.yaml").model.bundle)
+    model = load_settings(REPO / "config.yaml").model
+    ap.add_argument("--model", type=Path, default=model.bundle)
     ap.add_argument("--lines", type=int, default=256, help="lines for the batch-32 runs")
     ap.add_argument("--lines-b1", type=int, default=64, help="lines for the batch-1 runs")
     ap.add_argument("--shifts", type=int, nargs="+", default=[], help="test-time shifts (rows)")
     ap.add_argument(
         "--runtime",
         choices=["auto", "onnx", "tensorflow"],
-        default=load_settings(REPO / "config.yaml").model.runtime,
+        default=model.runtime,
         help="what runs the network (default: config.yaml's model.runtime)",
     )
     args = ap.parse_args()

@@ -256,7 +256,7 @@ def _register_export(sub: argparse._SubParsersAction) -> None:
         sub,
         "export",
         _export,
-        "write a bundle's network as ONNX (model.onnx) for model.runtime: onnx",
+        "write a bundle's network as ONNX (model.onnx), which model.runtime auto/onnx reads",
     )
     p.add_argument("bundle", type=Path, metavar="BUNDLE", help="bundle folder")
 

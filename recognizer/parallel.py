@@ -57,12 +57,6 @@ def _read(probs: Sequence[np.ndarray]) -> list[LineReading]:
     return read_lines(probs, charset, **options)
 
 
-def _segment(images: Sequence[np.ndarray]) -> list[Any]:
-    from recognizer.page import segment_prepared
-
-    return segment_prepared(images)
-
-
 def _warm() -> bool:
     return _state is not None
 
@@ -139,7 +133,9 @@ class DecodePool:
         """`page.segment_prepared(images)`, the pages shared out by their pixels."""
         from recognizer.page import segment_prepared
 
-        return self._shared(images, [im.size for im in images], segment_prepared, _segment, 0)
+        return self._shared(
+            images, [im.size for im in images], segment_prepared, segment_prepared, 0
+        )
 
     def _shared(
         self,
