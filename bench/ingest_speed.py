@@ -87,8 +87,10 @@ def main() -> int:
         lm = rec.fusion
         print(
             f"model {args.bundle.name}, decoder {rec.decoder}"
+            + (f" (beam {rec.beam_width})" if rec.decoder != "greedy" else "")
             + (f", language model weight {lm.weight:g}" if lm else ", no language model")
             + f", {rec.line_pass} line pass, {rec.runtime} runtime"
+            + (f", test-time shifts {list(rec.shifts)}" if rec.shifts else "")
         )
         print(f"model load (imports + bundle): {load_s:.1f}s")
 
