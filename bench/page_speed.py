@@ -73,6 +73,7 @@ def main() -> int:
             f"model {recognizer.version}, decoder {recognizer.decoder} (beam {recognizer.beam_width})"
             + (f", language model weight {lm.weight:g}" if lm else ", no language model")
             + f", {recognizer.line_pass} line pass"
+            + (f", test-time shifts {list(recognizer.shifts)}" if recognizer.shifts else "")
         )
     else:
         print(f"no bundle at {args.bundle}: timing segmentation only")
