@@ -112,7 +112,7 @@ class ModelSettings(_Section):
     @classmethod
     def _shifts(cls, v: list[int]) -> list[int]:
         if v:
-            from recognizer.recognize import check_shifts
+            from recognizer.shifts import check_shifts
 
             check_shifts(v)  # RecognizerError is a ValueError: reported under this key
         return v

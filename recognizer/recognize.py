@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 
 from recognizer.bundle import LINE_PASSES, Bundle, BundleError, load_bundle
+from recognizer.errors import RecognizerError
 from recognizer.lineimage import LineImageError, frame_to_x, line_scale, normalize_line, to_gray
+from recognizer.shifts import check_shifts, shift_rows
 from recognizer.transcript import Line, PageTranscript, Word
 
 log = logging.getLogger(__name__)
@@ -31,15 +33,8 @@ log = logging.getLogger(__name__)
 # reach the compiled predict function.
 _WIDTH_QUANTUM = 32
 
-# Largest vertical shift, in model-input rows, for test-time shifting (a sixth of the
-# 48-row input: more moves ascenders or descenders out of the image).
-MAX_SHIFT = 8
 # Floor of a probability before its logarithm is taken.
 _TINY = 1e-8
-
-
-class RecognizerError(ValueError):
-    """The recognizer cannot be set up (bad bundle, decoder or lexicon)."""
 
 
 @dataclass(frozen=True)
@@ -109,31 +104,6 @@ def _compile_predict(bundle: Bundle, runtime: str = "tensorflow") -> tuple[Any, 
 # a = 2.6 ms, b = 0.014 ms per column, c = 0.0028 ms per line-column.
 _CALL_COST = 900.0
 _COLUMN_COST = 5.0
-
-
-def shift_rows(x: np.ndarray, rows: int) -> np.ndarray:
-    """A batch ``B x H x W x 1`` moved down by `rows` (up when negative), background-filled."""
-    out = np.zeros_like(x)
-    if rows > 0:
-        out[:, rows:] = x[:, :-rows]
-    elif rows < 0:
-        out[:, :rows] = x[:, -rows:]
-    else:
-        out[:] = x
-    return out
-
-
-def check_shifts(shifts: Sequence[int]) -> tuple[int, ...]:
-    """Validated test-time shifts: distinct non-zero whole rows, each within `MAX_SHIFT`."""
-    out = tuple(int(v) for v in shifts)
-    if any(v != s for v, s in zip(out, shifts, strict=True)):
-        raise RecognizerError(f"test-time shifts are whole rows, got {list(shifts)}")
-    if any(v == 0 or abs(v) > MAX_SHIFT for v in out) or len(set(out)) != len(out):
-        raise RecognizerError(
-            f"test-time shifts must be distinct, non-zero and within +-{MAX_SHIFT} rows, "
-            f"got {list(out)}"
-        )
-    return out
 
 
 def plan_batches(widths: Sequence[int], batch_size: int) -> list[tuple[int, int]]:

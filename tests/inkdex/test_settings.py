@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from inkdex.settings import SettingsError, load_settings
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
@@ -81,6 +85,8 @@ def test_language_model_flags_reach_settings(config_file: Path, command: str) ->
         ("model:\n  lm_weight: -0.5\n", "model.lm_weight"),
         ("model:\n  line_pass: sideways\n", "model.line_pass"),
         ("inbox:\n  stable_seconds: 3\n", "inbox.stable_seconds"),
+        ("model:\n  test_time_shifts: [0, 2]\n", "model.test_time_shifts"),
+        ("model:\n  test_time_shifts: [2, 2]\n", "model.test_time_shifts"),
     ],
 )
 def test_bad_value_names_the_key(tmp_path: Path, text: str, key: str) -> None:
@@ -88,6 +94,23 @@ def test_bad_value_names_the_key(tmp_path: Path, text: str, key: str) -> None:
     p.write_text(text)
     with pytest.raises(SettingsError, match=key.replace(".", r"\.")):
         load_settings(p)
+
+
+def test_checking_test_time_shifts_does_not_load_the_recognizer(tmp_path: Path) -> None:
+    """The settings check shifts with `recognizer.shifts` alone: loading a config (the
+    CLI, the service's start) must not pull in the recognizer, its OpenCV and its model
+    code."""
+    p = tmp_path / "config.yaml"
+    p.write_text("model:\n  test_time_shifts: [-2, 2]\n")
+    code = (
+        "import sys; from inkdex.settings import load_settings; "
+        f"s = load_settings({str(p)!r}); "
+        "print(s.model.test_time_shifts, 'recognizer.recognize' in sys.modules, 'cv2' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    ).stdout
+    assert out.split() == ["[-2,", "2]", "False", "False"]
 
 
 def test_bad_env_value_names_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -167,10 +167,7 @@ def fake_recognize_module(monkeypatch: pytest.MonkeyPatch) -> dict:
             batch_size=m.batch_size,
         )
 
-    from recognizer.recognize import check_shifts  # config.yaml's shifts are checked on load
-
     module = types.ModuleType("recognizer.recognize")
-    module.check_shifts = check_shifts  # type: ignore[attr-defined]
     module.Recognizer = Recognizer  # type: ignore[attr-defined]
     module.load_recognizer = load_recognizer  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "recognizer.recognize", module)
