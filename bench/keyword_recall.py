@@ -18,7 +18,7 @@ e.g. the hooker-lines validation split.
     .venv/bin/python bench/keyword_recall.py [--bundle BUNDLE (default: the one config.yaml activates)]
         [--labels FILE ...] [--decoder D] [--lexicon WORDS.txt] [--alternatives N] [--beam-width N]
         [--min-prob P] [--shifts ROWS ...] [--lm-weight W] [--lm-bonus B]
-        [--line-pass greedy|decoder] [--misses]
+        [--line-pass greedy|decoder] [--misses] [--temperature T]
 
 `--misses` lists the words the index with alternatives does not find in their line,
 and with the lexicon decoder counts those written with no word of the word list.
@@ -56,6 +56,21 @@ def read_labels(path: Path) -> list[tuple[Path, str]]:
     return out
 
 
+def soften(rec, temperature: float) -> None:
+    """Make `rec` read with its frame probabilities at `temperature` (p ** (1/T),
+    renormalised per frame): above 1 the network's readings are less sure, so the
+    decoder keeps more of the other words. The greedy reading does not change."""
+    import numpy as np
+
+    predict = rec._predict
+
+    def tempered(x):
+        p = np.power(np.maximum(predict(x), 1e-12), 1.0 / temperature)
+        return (p / p.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+    rec._predict = tempered
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     settings = load_settings(REPO / "config.yaml")
@@ -83,6 +98,13 @@ def main() -> int:
     ap.add_argument("--lm-bonus", type=float, default=model.lm_bonus)
     ap.add_argument("--line-pass", choices=["greedy", "decoder"], default=model.line_pass)
     ap.add_argument("--misses", action="store_true", help="list the words not found")
+    ap.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="trial: frame probabilities raised to 1/T and renormalised before decoding "
+        "(1: as the product reads)",
+    )
     args = ap.parse_args()
     if not (args.bundle / "model.yaml").is_file():
         print(f"skipped: no model bundle at {args.bundle}")
@@ -113,6 +135,8 @@ def main() -> int:
         "line_pass": args.line_pass,
     }
     rec = load_recognizer(model.model_copy(update=chosen), args.bundle)
+    if args.temperature != 1.0:
+        soften(rec, args.temperature)
     lm = rec.fusion
     print(
         f"model {rec.version}, decoder {rec.decoder} (beam {rec.beam_width}), "
@@ -120,6 +144,7 @@ def main() -> int:
         + (f", language model weight {lm.weight:g} bonus {lm.bonus:g}" if lm else "")
         + f", {rec.line_pass} line pass"
         + (f", test-time shifts {list(rec.shifts)}" if rec.shifts else "")
+        + (f", temperature {args.temperature:g}" if args.temperature != 1.0 else "")
     )
     images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p, _ in items]
     missing = [str(p) for (p, _), im in zip(items, images, strict=True) if im is None]
