@@ -274,10 +274,15 @@ def _models(args: argparse.Namespace, settings: Settings) -> int:
                         for m in metrics
                     ],
                     "error": meta.get("error"),
+                    "meta": meta,
                 }
             )
+    reading = _reading(settings.model, next((r["meta"] for r in rows if r["active"]), {}))
+    for r in rows:
+        del r["meta"]
     if args.json:
-        print(json.dumps({"models_dir": str(root), "active": str(active), "bundles": rows}))
+        out = {"models_dir": str(root), "active": str(active), "reading": reading, "bundles": rows}
+        print(json.dumps(out))
         return 0
     if not rows:
         print(f"no model bundles under {root}")
@@ -292,9 +297,39 @@ def _models(args: argparse.Namespace, settings: Settings) -> int:
             f"{mark} {r['bundle']}\tversion {r['version'] or '?'}\theight {r['height'] or '?'}"
             f"\t{cer or 'CER not measured'}" + (f"\t({r['error']})" if r["error"] else "")
         )
+    if any(r["active"] for r in rows):
+        shifts = reading["test_time_shifts"] or "none"
+        print(
+            f"the active bundle reads with: decoder {reading['decoder']}, beam width "
+            f"{reading['beam_width']}, alternatives {reading['alternatives']}, test-time "
+            f"shifts {shifts}, runtime {reading['runtime']}"
+        )
     if not settings.model.bundle.is_dir():
         print(f"active bundle {settings.model.bundle} is missing", file=sys.stderr)
     return 0
+
+
+def _reading(model: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    """How lines are read: config.yaml's ``model`` settings, the bundle's own defaults
+    (``decoder`` in its model.yaml) where config leaves them unset; ``auto`` runtime
+    resolved to what it picks (ONNX when the bundle has an export)."""
+    import dataclasses
+
+    from recognizer.bundle import DecoderDefaults
+
+    given = meta.get("decoder") if isinstance(meta.get("decoder"), dict) else {}
+    names = {f.name for f in dataclasses.fields(DecoderDefaults)}
+    own = DecoderDefaults(**{k: v for k, v in given.items() if k in names})
+    runtime = model.runtime
+    if runtime == "auto":
+        runtime = "onnx" if meta.get("onnx") else "tensorflow"
+    return {
+        "decoder": own.decoder if model.decoder is None else model.decoder,
+        "beam_width": own.beam_width if model.beam_width is None else model.beam_width,
+        "alternatives": own.alternatives if model.alternatives is None else model.alternatives,
+        "test_time_shifts": list(model.test_time_shifts),
+        "runtime": runtime,
+    }
 
 
 def register(sub: argparse._SubParsersAction) -> None:

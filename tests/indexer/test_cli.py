@@ -113,9 +113,50 @@ def test_models_lists_bundles_and_marks_the_active_one(
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("  hw-0.1\tversion 0.1\theight 48\tCER 21.0% on hooker-val")
     assert out[1].startswith("* hw-0.2")
+    # config.yaml leaves the reading to the bundle, which says nothing: the defaults.
+    assert out[2] == (
+        "the active bundle reads with: decoder beam, beam width 16, alternatives 5, "
+        "test-time shifts none, runtime tensorflow"
+    )
     assert main(["models", "--json", *_cfg(tmp_path), "--data-dir", str(tmp_path / "d")]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [b["active"] for b in data["bundles"]] == [False, True]
+
+
+def test_models_says_how_the_active_bundle_reads(tmp_path: Path, capsys) -> None:
+    """config.yaml's reading settings win over the bundle's own decoder defaults, and
+    the ``auto`` runtime is shown as what it picks: ONNX when the bundle has an export."""
+    bundle = tmp_path / "models" / "hw-1"
+    bundle.mkdir(parents=True)
+    (bundle / "model.yaml").write_text(
+        "name: hw\nversion: '1'\ninput: {height: 48}\n"
+        "decoder: {decoder: lexicon, beam_width: 32, alternatives: 7}\n"
+        "onnx: {file: model.onnx}\n"
+    )
+    (tmp_path / "config.yaml").write_text(
+        f"model:\n  bundle: {bundle}\n  models_dir: {bundle.parent}\n  beam_width: 64\n"
+        "  test_time_shifts: [-2, 2]\n"
+    )
+    args = ["models", "--json", *_cfg(tmp_path), "--data-dir", str(tmp_path / "d")]
+    assert main(args) == 0
+    reading = json.loads(capsys.readouterr().out)["reading"]
+    assert reading == {
+        "decoder": "lexicon",
+        "beam_width": 64,
+        "alternatives": 7,
+        "test_time_shifts": [-2, 2],
+        "runtime": "onnx",
+    }
+    (tmp_path / "config.yaml").write_text(
+        f"model:\n  bundle: {bundle}\n  models_dir: {bundle.parent}\n  runtime: tensorflow\n"
+    )
+    assert main(args) == 0
+    reading = json.loads(capsys.readouterr().out)["reading"]
+    assert (reading["runtime"], reading["beam_width"], reading["test_time_shifts"]) == (
+        "tensorflow",
+        32,
+        [],
+    )
 
 
 def test_search_does_not_import_tensorflow(tmp_path: Path, filled: list[str]) -> None:
