@@ -35,7 +35,7 @@ from recognizer.charset import DEFAULT_CHARSET, Charset
 from recognizer.grow import GrowError, check_growable, grow_weights
 from recognizer.lineimage import normalize_line
 from recognizer.recipes import RECIPES, Recipe
-from recognizer.text import fortune_sentences
+from recognizer.text import FORTUNES_DIR, fortune_sentences
 
 log = logging.getLogger(__name__)
 
@@ -782,6 +782,13 @@ def train(
         log.info("resuming %s after epoch %d", run_dir, initial_epoch)
     # Sentences of Debian's fortunes in the synthetic text (0: word lists only).
     sentences = fortune_sentences()
+    if not sentences:
+        log.warning(
+            "no sentences in %s: the synthetic lines will be word lists only, and the "
+            "bundle gets no language model; `make text` installs Debian's fortunes and "
+            "wordnet-base",
+            FORTUNES_DIR,
+        )
     (run_dir / "run.json").write_text(
         json.dumps(
             {

@@ -120,9 +120,10 @@ def test_greedy_texts_collapse_repeats_and_drop_blanks() -> None:
 
 
 @pytest.mark.usefixtures("_fonts_are_not_checked")
-def test_train_writes_a_bundle_and_resume_continues_the_epoch_count(tmp_path) -> None:
+def test_train_writes_a_bundle_and_resume_continues_the_epoch_count(tmp_path, caplog) -> None:
     opts = _options(tmp_path, recipe=replace(RECIPES["tiny"], epochs=1, export_onnx=True))
-    result = train(opts, synth_factory=factory)
+    with caplog.at_level("WARNING", logger="recognizer.train"):
+        result = train(opts, synth_factory=factory)
     assert result.epochs_run == 1
     bundle = load_bundle(result.bundle)
     # The run ends with the network exported for ONNX Runtime, from these weights.
@@ -138,6 +139,8 @@ def test_train_writes_a_bundle_and_resume_continues_the_epoch_count(tmp_path) ->
 
     synthetic = bundle.meta["training"]["data"]["synthetic"]
     assert synthetic["fortune_sentences"] == fortune_sentences()
+    # A machine without them is told so when the run starts, not only at its end.
+    assert ("word lists only" in caplog.text) == (fortune_sentences() == 0)
     # The recipe's character language model is built from the same sentences (and
     # WordNet's glosses), whichever of the two is installed.
     from recognizer.text import wordnet_texts
