@@ -255,6 +255,7 @@ def _models(args: argparse.Namespace, settings: Settings) -> int:
     root = settings.model.models_dir
     active = settings.model.bundle.resolve()
     rows = []
+    active_meta: dict[str, Any] = {}
     if root.is_dir():
         for d in sorted(p for p in root.iterdir() if (p / "model.yaml").is_file()):
             try:
@@ -262,6 +263,8 @@ def _models(args: argparse.Namespace, settings: Settings) -> int:
             except (OSError, yaml.YAMLError) as exc:
                 meta = {"error": str(exc)}
             metrics = [m for m in meta.get("metrics") or [] if isinstance(m, dict)]
+            if d.resolve() == active:
+                active_meta = meta
             rows.append(
                 {
                     "bundle": d.name,
@@ -274,12 +277,9 @@ def _models(args: argparse.Namespace, settings: Settings) -> int:
                         for m in metrics
                     ],
                     "error": meta.get("error"),
-                    "meta": meta,
                 }
             )
-    reading = _reading(settings.model, next((r["meta"] for r in rows if r["active"]), {}))
-    for r in rows:
-        del r["meta"]
+    reading = _reading(settings.model, active_meta)
     if args.json:
         out = {"models_dir": str(root), "active": str(active), "reading": reading, "bundles": rows}
         print(json.dumps(out))
@@ -313,13 +313,12 @@ def _reading(model: Any, meta: dict[str, Any]) -> dict[str, Any]:
     """How lines are read: config.yaml's ``model`` settings, the bundle's own defaults
     (``decoder`` in its model.yaml) where config leaves them unset; ``auto`` runtime
     resolved to what it picks (ONNX when the bundle has an export)."""
-    import dataclasses
-
     from recognizer.bundle import DecoderDefaults
 
-    given = meta.get("decoder") if isinstance(meta.get("decoder"), dict) else {}
-    names = {f.name for f in dataclasses.fields(DecoderDefaults)}
-    own = DecoderDefaults(**{k: v for k, v in given.items() if k in names})
+    try:  # as `load_bundle` reads them; a malformed section is the loader's to report
+        own = DecoderDefaults(**(meta.get("decoder") or {}))
+    except TypeError:
+        own = DecoderDefaults()
     runtime = model.runtime
     if runtime == "auto":
         runtime = "onnx" if meta.get("onnx") else "tensorflow"

@@ -24,7 +24,7 @@ import numpy as np
 from recognizer.bundle import LINE_PASSES, Bundle, BundleError, load_bundle
 from recognizer.errors import RecognizerError
 from recognizer.lineimage import LineImageError, frame_to_x, line_scale, normalize_line, to_gray
-from recognizer.shifts import check_shifts, shift_rows
+from recognizer.shifts import check_shifts
 from recognizer.transcript import Line, PageTranscript, Word
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,18 @@ def _compile_predict(bundle: Bundle, runtime: str = "tensorflow") -> tuple[Any, 
 # a = 2.6 ms, b = 0.014 ms per column, c = 0.0028 ms per line-column.
 _CALL_COST = 900.0
 _COLUMN_COST = 5.0
+
+
+def shift_rows(x: np.ndarray, rows: int) -> np.ndarray:
+    """A batch ``B x H x W x 1`` moved down by `rows` (up when negative), background-filled."""
+    out = np.zeros_like(x)
+    if rows > 0:
+        out[:, rows:] = x[:, :-rows]
+    elif rows < 0:
+        out[:, :rows] = x[:, -rows:]
+    else:
+        out[:] = x
+    return out
 
 
 def plan_batches(widths: Sequence[int], batch_size: int) -> list[tuple[int, int]]:

@@ -1,18 +1,12 @@
-"""Test-time shifts: each batch of lines is also read moved up or down by a few rows.
-
-`check_shifts` has no heavy imports, so the settings validate ``model.test_time_shifts``
-without loading the recognizer.
-"""
+"""Test-time shifts (each batch of lines also read moved up or down by a few rows):
+their check, light enough for the settings to validate ``model.test_time_shifts``
+without loading the recognizer."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from recognizer.errors import RecognizerError
-
-if TYPE_CHECKING:
-    import numpy as np
 
 # Largest vertical shift, in model-input rows, for test-time shifting (a sixth of the
 # 48-row input: more moves ascenders or descenders out of the image).
@@ -29,18 +23,4 @@ def check_shifts(shifts: Sequence[int]) -> tuple[int, ...]:
             f"test-time shifts must be distinct, non-zero and within +-{MAX_SHIFT} rows, "
             f"got {list(out)}"
         )
-    return out
-
-
-def shift_rows(x: np.ndarray, rows: int) -> np.ndarray:
-    """A batch ``B x H x W x 1`` moved down by `rows` (up when negative), background-filled."""
-    import numpy as np
-
-    out = np.zeros_like(x)
-    if rows > 0:
-        out[:, rows:] = x[:, :-rows]
-    elif rows < 0:
-        out[:, :rows] = x[:, -rows:]
-    else:
-        out[:] = x
     return out

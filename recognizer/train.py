@@ -784,9 +784,8 @@ def train(
     sentences = fortune_sentences()
     if not sentences:
         log.warning(
-            "no sentences in %s: the synthetic lines will be word lists only, and the "
-            "bundle gets no language model; `make text` installs Debian's fortunes and "
-            "wordnet-base",
+            "no sentences in %s: the synthetic lines will be word lists only; "
+            "`make text` installs Debian's fortunes",
             FORTUNES_DIR,
         )
     (run_dir / "run.json").write_text(

@@ -232,7 +232,7 @@ def test_capital_prior_setting_reaches_the_lexicon_decoder() -> None:
 
 
 def test_shift_rows_moves_the_image_and_fills_with_background() -> None:
-    from recognizer.shifts import shift_rows
+    from recognizer.recognize import shift_rows
 
     x = np.arange(1, 13, dtype=np.float32).reshape(1, 4, 3, 1)
     down = shift_rows(x, 1)
@@ -251,7 +251,7 @@ def test_test_time_shifts_average_the_readings_of_shifted_copies(tiny_bundle) ->
     """With shifts (-2, 2) every batch is read three times, the inputs moved up and down,
     and the frame probabilities are the renormalised geometric mean of the three."""
     from recognizer.bundle import load_bundle
-    from recognizer.shifts import shift_rows
+    from recognizer.recognize import shift_rows
 
     bundle = load_bundle(tiny_bundle)
     real = Recognizer.load(tiny_bundle, decoder="greedy")
