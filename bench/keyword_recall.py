@@ -17,7 +17,7 @@ e.g. the hooker-lines validation split.
 
     .venv/bin/python bench/keyword_recall.py [--bundle BUNDLE (default: the one config.yaml activates)]
         [--labels FILE ...] [--decoder D] [--lexicon WORDS.txt] [--alternatives N] [--beam-width N]
-        [--min-prob P] [--shifts ROWS ...] [--lm-weight W] [--lm-bonus B]
+        [--min-prob P] [--shifts [ROWS ...]] [--lm-weight W] [--lm-bonus B]
         [--line-pass greedy|decoder] [--misses] [--temperature T]
 
 `--misses` lists the words the index with alternatives does not find in their line,
@@ -92,7 +92,11 @@ def main() -> int:
         "--min-prob", type=float, help="lowest indexed alternative (default: from config.yaml)"
     )
     ap.add_argument(
-        "--shifts", type=int, nargs="+", default=model.test_time_shifts, help="test-time shifts"
+        "--shifts",
+        type=int,
+        nargs="*",
+        default=model.test_time_shifts,
+        help="test-time shifts (rows; the flag alone: none)",
     )
     ap.add_argument("--lm-weight", type=float, default=model.lm_weight, help="(0: off)")
     ap.add_argument("--lm-bonus", type=float, default=model.lm_bonus)
